@@ -1,0 +1,137 @@
+"""Typed configuration: defaults in ``defaults.yaml``, an optional user file, env overrides.
+
+Precedence, highest first: environment (``STANCEMAP_SECTION__KEY``), the user file, the defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CorpusConfig(_Section):
+    extensions: list[str]
+    sidecar_suffix: str
+    password: str | None = None
+    max_file_mb: float = Field(gt=0)
+    max_pages: int = Field(gt=0)
+    max_seconds_per_document: float = Field(gt=0)
+
+
+class IngestConfig(_Section):
+    pdf_extractor: Literal["pdfplumber", "pdfium"]
+    min_chars_per_page: int = Field(ge=0)
+    header_footer_min_share: float = Field(gt=0, le=1)
+
+
+class NlpConfig(_Section):
+    spacy_model: str
+    batch_size: int = Field(gt=0)
+    embedding_model: str
+    embedding_backend: Literal["torch", "onnx"]
+    embedding_batch_size: int = Field(gt=0)
+
+
+class EntitiesConfig(_Section):
+    patterns: Path
+
+
+class StanceConfig(_Section):
+    targets: Path
+    classifier: Path
+    method: Literal["hybrid", "rules", "classifier"]
+    min_confidence: float = Field(ge=0, le=1)
+
+
+class ArgumentsConfig(_Section):
+    clusterer: Literal["agglomerative", "hdbscan"]
+    distance_threshold: float = Field(gt=0)
+    max_clusters: int = Field(gt=0)
+    min_cluster_size: int = Field(ge=1)
+    near_duplicate_threshold: float = Field(gt=0, le=1)
+
+
+class ReportConfig(_Section):
+    title: str
+
+
+class RuntimeConfig(_Section):
+    runner: Literal["local", "dask"]
+    dask_address: str | None = None
+    log_level: str
+
+
+class Settings(BaseSettings):
+    """All of stancemap's settings. Build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STANCEMAP_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    corpus: CorpusConfig
+    ingest: IngestConfig
+    nlp: NlpConfig
+    entities: EntitiesConfig
+    stance: StanceConfig
+    arguments: ArgumentsConfig
+    report: ReportConfig
+    runtime: RuntimeConfig
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+    def resolve(self, path: Path) -> Path:
+        """Resolve a configured path against the project root."""
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections")
+    return data
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Load the defaults, merge ``config_file`` over them, then apply env overrides."""
+    data = _read_yaml(DEFAULTS_FILE)
+    if config_file is not None:
+        data = _merge(data, _read_yaml(config_file))
+    try:
+        return Settings(**data)
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc

@@ -1,0 +1,64 @@
+"""The exception hierarchy. Per-document failures become rows in the ``errors`` table."""
+
+from __future__ import annotations
+
+
+class StancemapError(Exception):
+    """Base class of every error stancemap raises on purpose."""
+
+
+class ConfigError(StancemapError):
+    """The configuration or a data file it names (targets, patterns) is invalid."""
+
+
+class SchemaMismatchError(StancemapError):
+    """A table does not match its declared schema."""
+
+
+class OutputLockedError(StancemapError):
+    """Another run holds the lock on the output folder."""
+
+
+class QueryError(StancemapError):
+    """A SQL query was rejected or failed."""
+
+
+class DocumentError(StancemapError):
+    """A single document could not be processed; the run goes on without it.
+
+    ``kind`` is a short machine-readable category (``empty``, ``encrypted``, ...) and the
+    message is written for a person.
+    """
+
+    kind: str = "failed"
+
+    def __init__(self, path: str, reason: str, kind: str | None = None) -> None:
+        self.path = path
+        self.reason = reason
+        if kind is not None:
+            self.kind = kind
+        super().__init__(f"{path}: {reason}")
+
+
+class UnsupportedFormatError(DocumentError):
+    kind = "unsupported"
+
+
+class EmptyDocumentError(DocumentError):
+    kind = "empty"
+
+
+class CorruptDocumentError(DocumentError):
+    kind = "corrupt"
+
+
+class EncryptedDocumentError(DocumentError):
+    kind = "encrypted"
+
+
+class NoTextLayerError(DocumentError):
+    kind = "image_only"
+
+
+class LimitExceededError(DocumentError):
+    kind = "limit"

@@ -33,7 +33,7 @@ demo: install
 # Debian's chromium, for the report's headless-browser test (root on CI and on the dev machines).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium is not installed: the browser test will skip"; fi; }
 
 test: install browser

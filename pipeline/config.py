@@ -41,7 +41,7 @@ class NlpConfig(_Section):
     spacy_model: str
     batch_size: int = Field(gt=0)
     embedding_model: str
-    embedding_backend: Literal["torch", "onnx"]
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"]
     embedding_batch_size: int = Field(gt=0)
 
 
@@ -57,15 +57,25 @@ class StanceConfig(_Section):
 
 
 class ArgumentsConfig(_Section):
+    classifier: Path
     clusterer: Literal["agglomerative", "hdbscan"]
-    distance_threshold: float = Field(gt=0)
+    distance_threshold: float = Field(gt=0, le=2)
     max_clusters: int = Field(gt=0)
     min_cluster_size: int = Field(ge=1)
+    merge_similarity: float = Field(gt=0, le=1)
+    outlier_distance: float = Field(gt=0, le=2)
+    micro_above: int = Field(gt=1)
+    n_micro: int = Field(gt=1)
+    split_by_stance: bool
+    centre_embeddings: bool
+    min_words: int = Field(ge=1)
     near_duplicate_threshold: float = Field(gt=0, le=1)
 
 
 class ReportConfig(_Section):
     title: str
+    max_evidence_per_cell: int = Field(default=5, gt=0)
+    time_bucket: Literal["auto", "month", "quarter"] = "auto"
 
 
 class RuntimeConfig(_Section):

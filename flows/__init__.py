@@ -1,0 +1,1 @@
+"""Prefect orchestration of the stancemap pipeline (see :mod:`flows.run`)."""

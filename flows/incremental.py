@@ -1,0 +1,282 @@
+"""Manifest-based incrementality: what changed since the last run, and the per-document commit.
+
+``OUT/_state/manifest.json`` maps each source file (path relative to the corpus) to what it was
+when last processed (sha256, size, mtime_ns, doc_id), the fingerprint of every per-document
+stage that has completed for it, and the keys of its ``errors`` parts. It is rewritten after
+each document's parts are written (the commit point), so a run killed at any moment redoes at
+most the documents in flight. Plain Python: no Prefect here, the flows call it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Settings
+from pipeline.io import OutputStore, part_key
+from pipeline.schema import PARTITIONED, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest"
+MANIFEST_VERSION = 1
+DOC_STAGES = ("ingest", "entities", "stance")
+CORPUS_STAGES = ("organisations", "arguments", "report")
+DOC_TABLES = tuple(sorted(PARTITIONED - {"errors"}))
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _hash(*parts: object) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _file_hash(path: Path) -> str:
+    """Hash of a model/pattern file or folder (missing -> a marker, so creating it changes it)."""
+    if path.is_file():
+        return file_sha256(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        return _hash([(str(p.relative_to(path)), file_sha256(p)) for p in files])
+    return "missing"
+
+
+def _code_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stancemap")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def stage_fingerprints(settings: Settings) -> dict[str, str]:
+    """Per-stage fingerprints: config section + data-file hashes + code and schema versions.
+
+    Each stage's fingerprint includes the one of the stage it reads from, so changing the
+    ingestion settings redoes everything while changing the targets redoes only stance and what
+    follows it.
+    """
+    base = (_code_version(), SCHEMA_VERSION)
+    ingest = _hash(base, settings.corpus.model_dump(mode="json"),
+                   settings.ingest.model_dump(mode="json"))
+    entities = _hash(ingest, settings.nlp.spacy_model, settings.entities.model_dump(mode="json"),
+                     _file_hash(settings.resolve(settings.entities.patterns)))
+    stance = _hash(entities, settings.stance.model_dump(mode="json"),
+                   _file_hash(settings.resolve(settings.stance.targets)),
+                   _file_hash(settings.resolve(settings.stance.classifier)))
+    classifier = getattr(settings.arguments, "classifier", None)
+    arguments = _hash(stance, settings.nlp.embedding_model,
+                      settings.arguments.model_dump(mode="json"),
+                      _file_hash(settings.resolve(classifier)) if classifier else None)
+    report = _hash(arguments, settings.report.model_dump(mode="json"))
+    return {"ingest": ingest, "entities": entities, "stance": stance,
+            "organisations": entities, "arguments": arguments, "report": report}
+
+
+@dataclass
+class Manifest:
+    """The run state of an output folder; :meth:`commit` writes it atomically."""
+
+    store: OutputStore
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    corpus: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, store: OutputStore) -> Manifest:
+        """Read the manifest of ``store`` (empty when absent or of another version)."""
+        data = store.read_state(MANIFEST)
+        if data.get("version") != MANIFEST_VERSION:
+            return cls(store)
+        return cls(store, dict(data.get("files", {})), dict(data.get("corpus", {})))
+
+    def commit(self) -> None:
+        """Atomically write the manifest: the commit point of every change made so far."""
+        self.store.write_state(MANIFEST, {"version": MANIFEST_VERSION, "files": self.files,
+                                          "corpus": self.corpus})
+
+    def doc_ids(self) -> set[str]:
+        """doc_ids referenced by some source file."""
+        return {e["doc_id"] for e in self.files.values() if e.get("doc_id")}
+
+    def error_keys(self) -> set[str]:
+        """Keys of every ``errors`` part the manifest accounts for."""
+        return {key for e in self.files.values() for key in e.get("errors", {}).values()}
+
+    def signature(self) -> str:
+        """A hash of every document and the stages done on it: corpus-level stages' input."""
+        return _hash(sorted((rel, e.get("doc_id") or "", e.get("stages", {}))
+                            for rel, e in self.files.items()))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the ingest stage has to do for a corpus."""
+
+    todo: list[Any]
+    unchanged: list[str]
+    deleted: list[str]
+    shas: dict[str, str]
+
+
+def rel_path_of(source: Any) -> str:
+    """The corpus-relative path of a discovered source file."""
+    return str(getattr(source, "rel_path", None) or getattr(source, "source_path", ""))
+
+
+def abs_path_of(source: Any) -> Path:
+    """The absolute path of a discovered source file."""
+    return Path(source.path)
+
+
+def _identity(source: Any) -> tuple[int, int, Any]:
+    """(size, mtime_ns, sidecar size+mtime) from ``lstat``: a link is never followed."""
+    stat = os.lstat(abs_path_of(source))
+    sidecar = getattr(source, "sidecar", None)
+    side = None
+    if sidecar is not None:
+        with contextlib.suppress(OSError):
+            side_stat = os.lstat(sidecar)
+            side = [side_stat.st_size, side_stat.st_mtime_ns]
+    return stat.st_size, stat.st_mtime_ns, side
+
+
+def content_sha(source: Any) -> str:
+    """sha256 of a source's bytes and its sidecar's; of the link text for a symbolic link."""
+    link = getattr(source, "link_target", None)
+    if link is not None:
+        return hashlib.sha256(f"link:{link}".encode()).hexdigest()
+    sha = file_sha256(abs_path_of(source))
+    sidecar = getattr(source, "sidecar", None)
+    if sidecar is not None and Path(sidecar).is_file():
+        sha = hashlib.sha256(f"{sha}:{file_sha256(Path(sidecar))}".encode()).hexdigest()
+    return sha
+
+
+def plan_ingest(sources: Iterable[Any], manifest: Manifest, fingerprint: str) -> Plan:
+    """Compare discovered files with the manifest: unchanged by size+mtime or by sha256."""
+    todo: list[Any] = []
+    unchanged: list[str] = []
+    shas: dict[str, str] = {}
+    seen: set[str] = set()
+    for source in sources:
+        rel = rel_path_of(source)
+        seen.add(rel)
+        entry = manifest.files.get(rel) or {}
+        try:
+            size, mtime, side = _identity(source)
+            same_stage = entry.get("stages", {}).get("ingest") == fingerprint
+            if same_stage and [entry["size"], entry["mtime_ns"], entry.get("sidecar")] == [
+                    size, mtime, side]:
+                unchanged.append(rel)
+                continue
+            shas[rel] = content_sha(source)
+        except OSError:
+            todo.append(source)  # vanished or unreadable since discovery: ingest reports it
+            continue
+        if same_stage and entry.get("sha256") == shas[rel]:
+            entry.update(size=size, mtime_ns=mtime, sidecar=side)
+            unchanged.append(rel)
+            continue
+        todo.append(source)
+    deleted = sorted(set(manifest.files) - seen)
+    return Plan(todo, unchanged, deleted, shas)
+
+
+def remove_doc_parts(store: OutputStore, manifest: Manifest, doc_id: str | None) -> None:
+    """Delete ``doc_id``'s parts from every per-document table unless another file still uses it."""
+    if doc_id and doc_id not in manifest.doc_ids():
+        for table in DOC_TABLES:
+            store.delete_part(table, doc_id)
+
+
+def forget_file(store: OutputStore, manifest: Manifest, rel_path: str) -> None:
+    """A source file was deleted: drop its manifest entry, its parts and its error rows."""
+    entry = manifest.files.pop(rel_path, {})
+    manifest.commit()
+    for key in entry.get("errors", {}).values():
+        store.delete_part("errors", key)
+    remove_doc_parts(store, manifest, entry.get("doc_id"))
+
+
+def error_key(rel_path: str, stage: str) -> str:
+    """The ``errors`` part key of a failure of ``stage`` on ``rel_path``."""
+    return part_key(rel_path) if stage == "ingest" else part_key(f"{stage}:{rel_path}")
+
+
+def commit_ingest(store: OutputStore, manifest: Manifest, source: Any, result: Mapping[str, Any],
+                  sha: str | None, fingerprint: str) -> None:
+    """Record one ingested (or failed) file; then drop what its previous version left behind."""
+    rel = rel_path_of(source)
+    old = manifest.files.get(rel, {})
+    try:
+        size, mtime, side = _identity(source)
+        sha = sha or content_sha(source)
+    except OSError:
+        size, mtime, side, sha = -1, -1, None, sha or ""
+    errors = {"ingest": error_key(rel, "ingest")} if result.get("error") else {}
+    manifest.files[rel] = {"sha256": sha, "doc_id": result.get("doc_id"), "size": size,
+                           "mtime_ns": mtime, "sidecar": side, "stages": {"ingest": fingerprint},
+                           "errors": errors}
+    manifest.commit()
+    for stage, key in old.get("errors", {}).items():
+        if errors.get(stage) != key:
+            store.delete_part("errors", key)
+    if old.get("doc_id") != result.get("doc_id"):
+        remove_doc_parts(store, manifest, old.get("doc_id"))
+
+
+def commit_analysis(manifest: Manifest, store: OutputStore, rel_path: str,
+                    done: Mapping[str, str], failed: Mapping[str, str]) -> None:
+    """Record the analysis stages done on one file; drop error rows of stages that now passed."""
+    entry = manifest.files[rel_path]
+    entry["stages"].update(done)
+    errors = entry.setdefault("errors", {})
+    errors.update(failed)
+    for stage in set(done) - set(failed):
+        if stage in errors:
+            store.delete_part("errors", errors.pop(stage))
+    manifest.commit()
+
+
+def collect_garbage(store: OutputStore, manifest: Manifest) -> int:
+    """Remove parts the manifest does not account for and temporary files left by a killed
+    run; return how many."""
+    removed = 0
+    doc_ids = manifest.doc_ids()
+    for table in DOC_TABLES:
+        for key in store.part_keys(table) - doc_ids:
+            store.delete_part(table, key)
+            removed += 1
+    for key in store.part_keys("errors") - manifest.error_keys():
+        store.delete_part("errors", key)
+        removed += 1
+    for leftover in _temporary_files(store.root):
+        leftover.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        log.info("removed %d orphan parts and temporary files", removed)
+    return removed
+
+
+def _temporary_files(root: Path) -> list[Path]:
+    """Temporary files of writes a killed run never renamed (only while holding the lock)."""
+    folders = [root, root / "_state", *(p for p in root.iterdir() if p.is_dir())] \
+        if root.is_dir() else []
+    return [p for folder in folders if folder.is_dir()
+            for p in folder.glob(".*.tmp-*") if p.is_file()]

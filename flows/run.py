@@ -1,0 +1,252 @@
+"""The Prefect flows: ``ingest_flow``, ``analyse_flow``, ``report_flow`` and parent ``run_flow``.
+
+Flow bodies plan (from the manifest), submit per-document tasks to the task runner (threads
+locally, or a Dask cluster), and commit the manifest on the driver as each document completes,
+so only one process ever writes the manifest. Parameters are plain strings so a deployment can
+carry them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from prefect.futures import PrefectFuture, as_completed
+from prefect.logging import get_run_logger
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from flows import incremental as inc
+from flows import stages, tasks
+from pipeline.config import Settings, load_settings
+from pipeline.io import OutputStore
+
+progress_log = logging.getLogger("stancemap.progress")
+_HELD: set[str] = set()
+ANALYSIS_STAGES = {"entities": "pipeline.entities", "stance": "pipeline.stance"}
+
+
+def make_task_runner(runner: str, dask_address: str | None = None) -> TaskRunner[Any]:
+    """Threads on this machine, or the Dask cluster at ``dask_address`` (a temporary local one
+    when no address is given)."""
+    if runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=dask_address) if dask_address else DaskTaskRunner()
+    if runner != "local":
+        raise ValueError(f"unknown runner {runner!r}: use 'local' or 'dask'")
+    return ThreadPoolTaskRunner(max_workers=1)
+
+
+@contextlib.contextmanager
+def hold_lock(store: OutputStore) -> Iterator[None]:
+    """Hold the output folder's lock, re-entrantly within this process (subflows of a run)."""
+    key = str(store.root.resolve())
+    if key in _HELD:
+        yield
+        return
+    with store.lock():
+        _HELD.add(key)
+        try:
+            yield
+        finally:
+            _HELD.discard(key)
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    progress_log.info("%s %d/%d", stage, done, total,
+                      extra={"stage": stage, "done": done, "total": total})
+
+
+def _settings(config: str | None) -> Settings:
+    return load_settings(Path(config) if config else None)
+
+
+def _runner(settings: Settings, runner: str | None, dask_address: str | None) -> TaskRunner[Any]:
+    return make_task_runner(runner or settings.runtime.runner,
+                            dask_address or settings.runtime.dask_address)
+
+
+def _drain(futures: dict[Any, tuple[PrefectFuture[Any], Any]]) -> Iterator[tuple[Any, Any]]:
+    """Yield ``(item, result or exception)`` as each submitted task finishes."""
+    for future in as_completed([f for f, _ in futures.values()]):
+        item = futures[future.task_run_id][1]
+        try:
+            yield item, future.result()
+        except Exception as exc:  # a task that failed after its retries
+            yield item, exc
+
+
+@flow(name="stancemap-ingest", log_prints=False)
+def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, Any]:
+    """Ingest new and changed files of ``corpus`` into ``out``; drop deleted files' rows."""
+    logger = get_run_logger()
+    settings = _settings(config)
+    store = OutputStore(Path(out))
+    fingerprint = inc.stage_fingerprints(settings)["ingest"]
+    summary: dict[str, Any] = {"ingested": 0, "skipped": 0, "failed": 0, "deleted": 0,
+                               "notes": []}
+    with hold_lock(store):
+        ingest = stages.stage("pipeline.ingest")
+        if ingest is None:
+            summary["notes"].append("ingest stage not available: skipped")
+            return summary
+        manifest = inc.Manifest.load(store)
+        plan = inc.plan_ingest(ingest.discover(Path(corpus), settings), manifest, fingerprint)
+        logger.info("%d files to ingest, %d unchanged, %d deleted", len(plan.todo),
+                    len(plan.unchanged), len(plan.deleted))
+        for rel in plan.deleted:
+            inc.forget_file(store, manifest, rel)
+        submitted = {}
+        for source in plan.todo:
+            sha = plan.shas.get(inc.rel_path_of(source), "")
+            future = tasks.ingest_document_task.submit(source, settings, store, sha, fingerprint)
+            submitted[future.task_run_id] = (future, source)
+        for done, (source, result) in enumerate(_drain(submitted), start=1):
+            result = _ingest_outcome(store, source, result)
+            inc.commit_ingest(store, manifest, source, result,
+                              plan.shas.get(inc.rel_path_of(source)), fingerprint)
+            summary["failed" if result.get("error") else "ingested"] += 1
+            _progress("ingest", done, len(plan.todo))
+        manifest.commit()
+    summary.update(skipped=len(plan.unchanged), deleted=len(plan.deleted))
+    return summary
+
+
+def _ingest_outcome(store: OutputStore, source: Any, result: Any) -> dict[str, Any]:
+    """A task's result, or an ``errors`` part for a task that crashed after its retries."""
+    if not isinstance(result, Exception):
+        return dict(result)
+    rel = inc.rel_path_of(source)
+    get_run_logger().error("ingesting %s failed: %s", rel, result)
+    store.write_part("errors", inc.error_key(rel, "ingest"),
+                     stages.error_table(rel, None, "ingest", "internal", str(result)))
+    return {"rel_path": rel, "doc_id": None, "error": "internal"}
+
+
+@flow(name="stancemap-analyse", log_prints=False)
+def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
+    """Entities and stance per ingested document, then organisations and arguments."""
+    settings = _settings(config)
+    store = OutputStore(Path(out))
+    fps = inc.stage_fingerprints(settings)
+    summary: dict[str, Any] = {"analysed": 0, "analysis_failed": 0, "notes": []}
+    with hold_lock(store):
+        available = [name for name, mod in ANALYSIS_STAGES.items() if stages.stage(mod)]
+        if not available:
+            summary["notes"].append("entities and stance stages not available: skipped")
+        manifest = inc.Manifest.load(store)
+        submitted = {}
+        for rel, entry in sorted(manifest.files.items()):
+            todo = _analysis_todo(entry, available, fps)
+            if todo:
+                future = tasks.analyse_document_task.submit(
+                    rel, entry["doc_id"], settings, store, todo, fps, entry["sha256"],
+                    fps[todo[-1]])
+                submitted[future.task_run_id] = (future, (rel, todo))
+        for done, ((rel, todo), result) in enumerate(_drain(submitted), start=1):
+            failed = _analysis_outcome(store, rel, manifest, todo, result)
+            inc.commit_analysis(manifest, store, rel, {s: fps[s] for s in todo}, failed)
+            summary["analysis_failed" if failed else "analysed"] += 1
+            _progress("analyse", done, len(submitted))
+        _corpus_stages(store, settings, manifest, fps, summary)
+    return summary
+
+
+def _analysis_todo(entry: dict[str, Any], available: list[str], fps: dict[str, str]) -> list[str]:
+    """The analysis stages whose fingerprint differs from what was done on this document."""
+    if not entry.get("doc_id") or entry["stages"].get("ingest") != fps["ingest"]:
+        return []
+    return [s for s in available if entry["stages"].get(s) != fps[s]]
+
+
+def _analysis_outcome(store: OutputStore, rel: str, manifest: inc.Manifest, todo: list[str],
+                      result: Any) -> dict[str, str]:
+    """Stage -> error key of the stages that failed (all of ``todo`` if the task crashed)."""
+    if not isinstance(result, Exception):
+        return dict(result["failed"])
+    get_run_logger().error("analysing %s failed: %s", rel, result)
+    doc_id = manifest.files[rel]["doc_id"]
+    failed = {}
+    for stage in todo:
+        key = inc.error_key(rel, stage)
+        store.write_part("errors", key,
+                         stages.error_table(rel, doc_id, stage, "internal", str(result)))
+        failed[stage] = key
+    return failed
+
+
+def _corpus_stages(store: OutputStore, settings: Settings, manifest: inc.Manifest,
+                   fps: dict[str, str], summary: dict[str, Any]) -> None:
+    """Rebuild organisations and arguments when any document or their settings changed."""
+    signature = manifest.signature()
+    for name, run in (("organisations", lambda: tasks.organisations_task(store)),
+                      ("arguments", lambda: tasks.arguments_task(store, settings))):
+        key = f"{signature}:{fps[name]}"
+        if manifest.corpus.get(name) == key and store.exists(name):
+            summary["notes"].append(f"{name}: unchanged")
+            continue
+        module = "pipeline.entities" if name == "organisations" else "pipeline.arguments"
+        if stages.stage(module) is None:
+            summary["notes"].append(f"{name} stage not available: skipped")
+            continue
+        summary[name] = run()
+        manifest.corpus[name] = key
+        manifest.commit()
+
+
+@flow(name="stancemap-report", log_prints=False)
+def report_flow(out: str, config: str | None = None, force: bool = False) -> dict[str, Any]:
+    """Render the reports from the tables in ``out`` (skipped when nothing changed, unless
+    ``force``)."""
+    settings = _settings(config)
+    store = OutputStore(Path(out))
+    fps = inc.stage_fingerprints(settings)
+    summary: dict[str, Any] = {"notes": []}
+    with hold_lock(store):
+        manifest = inc.Manifest.load(store)
+        key = f"{manifest.signature()}:{manifest.corpus.get('arguments')}:{fps['report']}"
+        if manifest.corpus.get("report") == key and not force:
+            summary["notes"].append("report: unchanged")
+            return summary
+        if stages.stage("pipeline.report") is None:
+            summary["notes"].append("report stage not available: skipped")
+            return summary
+        summary["report"] = tasks.report_task(store, settings)
+        manifest.corpus["report"] = key
+        manifest.commit()
+    return summary
+
+
+@flow(name="stancemap-run", log_prints=False)
+def run_flow(corpus: str, out: str, config: str | None = None, runner: str | None = None,
+             dask_address: str | None = None) -> dict[str, Any]:
+    """Ingest, analyse and report ``corpus`` into ``out``, incrementally; return the summary."""
+    started = time.monotonic()
+    settings = _settings(config)
+    store = OutputStore(Path(out))
+    task_runner = _runner(settings, runner, dask_address)
+    with hold_lock(store):
+        summary = ingest_flow.with_options(task_runner=task_runner)(corpus, out, config)
+        analysed = analyse_flow.with_options(task_runner=_runner(settings, runner, dask_address))(
+            out, config)
+        reported = report_flow(out, config)
+        summary["orphans_removed"] = inc.collect_garbage(store, inc.Manifest.load(store))
+    notes = summary["notes"] + analysed.pop("notes") + reported.pop("notes")
+    summary.update(analysed, **reported, notes=notes, seconds=round(time.monotonic() - started, 2))
+    create_markdown_artifact(key="stancemap-run-summary", markdown=summary_markdown(summary),
+                             description=f"stancemap run of {corpus} into {out}")
+    return summary
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """The run summary as a Markdown table (the artifact each run publishes)."""
+    rows = [f"| {key} | {value} |" for key, value in summary.items() if key != "notes"]
+    notes = [f"- {note}" for note in summary.get("notes", [])]
+    return "\n".join(["# stancemap run summary", "", "| what | value |", "|---|---|", *rows,
+                      "", *notes])

@@ -1,0 +1,192 @@
+"""The pipeline stages the flows call, imported lazily so a missing stage is skipped, not fatal.
+
+Plain Python (no Prefect): per-document steps that load inputs from the
+:class:`~pipeline.io.OutputStore`, call one or two pipeline entry points and write the outputs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+import pyarrow as pa
+
+from flows.incremental import error_key, rel_path_of
+from pipeline.config import Settings
+from pipeline.errors import DocumentError
+from pipeline.io import OutputStore
+from pipeline.schema import to_table
+
+log = logging.getLogger(__name__)
+
+# module -> the entry points the flows need from it
+REQUIRED = {
+    "pipeline.ingest": ("discover", "ingest_document"),
+    "pipeline.entities": ("load_register", "extract_entities", "build_organisations"),
+    "pipeline.stance": ("load_targets", "load_stance_model", "detect_stances",
+                        "aggregate_positions"),
+    "pipeline.arguments": ("build_arguments",),
+    "pipeline.report": ("render_report", "write_report", "load_evaluation", "report_artifacts"),
+}
+
+
+def stage(module: str) -> ModuleType | None:
+    """Import a pipeline stage; ``None`` (with a logged note) while it is not there yet."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        _note(module, f"not available yet ({exc})")
+        return None
+    missing = [name for name in REQUIRED.get(module, ()) if not hasattr(mod, name)]
+    if missing:
+        _note(module, f"lacks {', '.join(missing)}")
+        return None
+    return mod
+
+
+_NOTED: set[str] = set()
+
+
+def _note(module: str, why: str) -> None:
+    if module not in _NOTED:
+        _NOTED.add(module)
+        log.warning("stage %s %s: skipped", module, why)
+
+
+_LOADED: dict[tuple[str, str], Any] = {}
+_LOCK = threading.Lock()
+
+
+def cached(kind: str, fingerprint: str, load: Callable[[], Any]) -> Any:
+    """Load a model/register once per process and stage fingerprint."""
+    with _LOCK:
+        if (kind, fingerprint) not in _LOADED:
+            _LOADED[(kind, fingerprint)] = load()
+        return _LOADED[(kind, fingerprint)]
+
+
+def error_table(rel_path: str, doc_id: str | None, stage_name: str, kind: str,
+                message: str) -> pa.Table:
+    """One ``errors`` row."""
+    return to_table("errors", [{"source_path": rel_path, "doc_id": doc_id, "stage": stage_name,
+                                "kind": kind, "message": message,
+                                "occurred_at": datetime.now(UTC)}])
+
+
+def ingest_one(source: Any, settings: Settings, store: OutputStore) -> dict[str, Any]:
+    """Ingest one source file into its ``documents``/``pages``/``sentences`` parts.
+
+    A :class:`DocumentError` becomes the file's ``errors`` part; I/O errors propagate (retried).
+    """
+    ingest = importlib.import_module("pipeline.ingest")
+    rel = rel_path_of(source)
+    try:
+        doc = ingest.ingest_document(source, settings)
+    except DocumentError as exc:
+        store.write_part("errors", error_key(rel, "ingest"),
+                         error_table(rel, None, "ingest", exc.kind, exc.reason))
+        return {"rel_path": rel, "doc_id": None, "error": exc.kind, "message": exc.reason}
+    store.write_part("pages", doc.doc_id, doc.pages)
+    store.write_part("sentences", doc.doc_id, doc.sentences)
+    store.write_part("documents", doc.doc_id, to_table("documents", [doc.document]))
+    return {"rel_path": rel, "doc_id": doc.doc_id, "error": None,
+            "n_pages": doc.pages.num_rows, "n_sentences": doc.sentences.num_rows}
+
+
+def _author_update(document: dict[str, Any], author: Any) -> dict[str, Any]:
+    """The document row with the author the entities stage found (if any)."""
+    if author is None:
+        return document
+    name = getattr(author, "name", None)
+    canonical = getattr(author, "canonical_id", None)
+    confidence = getattr(author, "confidence", None)
+    if name is None and isinstance(author, tuple) and len(author) == 3:
+        name, canonical, confidence = author
+    if name is None:
+        return document
+    return {**document, "author_org": name, "author_org_id": canonical,
+            "author_confidence": confidence}
+
+
+def analyse_one(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,
+                todo: list[str], fingerprints: dict[str, str]) -> dict[str, Any]:
+    """Run the analysis stages ``todo`` (``entities``, ``stance``) on one ingested document.
+
+    Sentences are parsed once with spaCy; both stages consume the same Docs. A failure of a
+    stage becomes an ``errors`` row with that stage; the result maps stage -> error key.
+    """
+    from pipeline.nlp import parse
+
+    documents = store.read_table("documents", {doc_id}).to_pylist()
+    if not documents:
+        raise FileNotFoundError(f"documents part of {doc_id} ({rel_path}) is missing")
+    document = documents[0]
+    sentences = store.read_table("sentences", {doc_id})
+    docs = parse(sentences.column("text").to_pylist(), settings.nlp.spacy_model,
+                 settings.nlp.batch_size)
+    failed: dict[str, str] = {}
+    found = _entities(rel_path, doc_id, document, sentences, docs, settings, store,
+                      fingerprints, todo, failed)
+    if "stance" in todo and "entities" not in failed:
+        _stance(rel_path, doc_id, document, sentences, docs, settings, store, fingerprints,
+                found, failed)
+    return {"rel_path": rel_path, "doc_id": doc_id, "failed": failed}
+
+
+def _entities(rel_path: str, doc_id: str, document: dict[str, Any], sentences: pa.Table,
+              docs: list[Any], settings: Settings, store: OutputStore,
+              fingerprints: dict[str, str], todo: list[str], failed: dict[str, str]) -> Any:
+    """The entity result (also when only stance is redone: stance needs its author and
+    document-defined aliases); its parts are written only when ``entities`` is to do."""
+    entities_mod = stage("pipeline.entities")
+    if entities_mod is None:
+        return None
+    try:
+        register = cached("register", fingerprints["entities"],
+                          lambda: entities_mod.load_register(settings))
+        result = entities_mod.extract_entities(document, sentences, docs, register)
+        if "entities" in todo:
+            store.write_part("entities", doc_id, result.entities)
+            document.update(_author_update(document, result.author))
+            store.write_part("documents", doc_id, to_table("documents", [document]))
+        return (register, result)
+    except Exception as exc:  # any stage failure is recorded for this document only
+        failed["entities"] = _record(store, rel_path, doc_id, "entities", exc)
+        return None
+
+
+def _stance(rel_path: str, doc_id: str, document: dict[str, Any], sentences: pa.Table,
+            docs: list[Any], settings: Settings, store: OutputStore,
+            fingerprints: dict[str, str], found: Any, failed: dict[str, str]) -> None:
+    stance_mod = stage("pipeline.stance")
+    if stance_mod is None:
+        return
+    register, result = found if found is not None else (None, None)
+    try:
+        targets = cached("targets", fingerprints["stance"],
+                         lambda: stance_mod.load_targets(settings.resolve(settings.stance.targets)))
+        model = cached("stance_model", fingerprints["stance"],
+                       lambda: stance_mod.load_stance_model(settings))
+        entities = result.entities if result else store.read_table("entities", {doc_id})
+        stances = stance_mod.detect_stances(
+            document, sentences, docs, entities, targets, model, register=register,
+            author=result.author if result else document.get("author_org"),
+            doc_aliases=result.doc_aliases if result else None)
+        store.write_part("stances", doc_id, stances)
+        store.write_part("positions", doc_id, stance_mod.aggregate_positions(stances, document))
+    except Exception as exc:  # any stage failure is recorded for this document only
+        failed["stance"] = _record(store, rel_path, doc_id, "stance", exc)
+
+
+def _record(store: OutputStore, rel_path: str, doc_id: str, stage_name: str,
+            exc: Exception) -> str:
+    log.exception("%s failed on %s", stage_name, rel_path)
+    key = error_key(rel_path, stage_name)
+    kind = exc.kind if isinstance(exc, DocumentError) else type(exc).__name__
+    store.write_part("errors", key, error_table(rel_path, doc_id, stage_name, kind, str(exc)))
+    return key

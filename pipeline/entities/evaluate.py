@@ -1,0 +1,185 @@
+"""Scoring the entities stage against gold counts of canonical mentions per document.
+
+The gold (``tests/gold/seed_entities.csv``) holds, per file, label, canonical id and surface
+form, how many times the entity is mentioned. Scores compare counts, not offsets, so they do
+not depend on sentence segmentation: for each (file, label, canonical id) the true positives
+are ``min(predicted, gold)``. Precision and recall are reported per label (ORG, LAW, POLICY)
+and per organisation type (``ORG:<type>``: gold type for recall, predicted type for
+precision).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+    from pipeline.entities.register import OrganisationRegister
+    from pipeline.entities.types import Author
+
+SCORED_LABELS = ("ORG", "LAW", "POLICY")
+_Key = tuple[str, str, str]  # file, label, canonical id
+
+
+@dataclass(frozen=True)
+class GoldMention:
+    """One gold row: ``count`` mentions of ``canonical_id`` written as ``surface``."""
+
+    file: str
+    label: str
+    canonical_id: str
+    org_type: str
+    surface: str
+    count: int
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    """Precision, recall and F1 of one label with the counts behind them."""
+
+    label: str
+    tp_precision: int
+    n_predicted: int
+    tp_recall: int
+    n_gold: int
+
+    @property
+    def precision(self) -> float:
+        """Share of predicted mentions that the gold has (1.0 when nothing was predicted)."""
+        return self.tp_precision / self.n_predicted if self.n_predicted else 1.0
+
+    @property
+    def recall(self) -> float:
+        """Share of gold mentions found (1.0 when the gold has none)."""
+        return self.tp_recall / self.n_gold if self.n_gold else 1.0
+
+    @property
+    def f1(self) -> float:
+        """Harmonic mean of precision and recall."""
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class EntityEvaluation:
+    """Scores per label, author results and the differences, for a report."""
+
+    scores: dict[str, LabelScore]
+    authors: dict[str, tuple[str | None, str | None, float | None]] = field(default_factory=dict)
+    misses: list[tuple[str, str, str, int]] = field(default_factory=list)
+    false_finds: list[tuple[str, str, str, int]] = field(default_factory=list)
+    words_per_second: float | None = None
+
+
+def read_gold(path: Path) -> list[GoldMention]:
+    """Read the gold CSV (file, label, canonical_id, org_type, surface, count)."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [GoldMention(r["file"], r["label"], r["canonical_id"], r["org_type"],
+                            r["surface"], int(r["count"])) for r in csv.DictReader(fh)]
+
+
+def read_gold_authors(path: Path) -> dict[str, str]:
+    """Read the gold authors CSV: file -> canonical id of the author."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        return {r["file"]: r["author_org_id"] for r in csv.DictReader(fh)}
+
+
+def score(gold: Iterable[GoldMention], predicted: Mapping[str, pa.Table]) -> EntityEvaluation:
+    """Compare predicted ``entities`` tables (by file name) with the gold counts."""
+    gold_counts: Counter[_Key] = Counter()
+    gold_types: dict[_Key, str] = {}
+    for g in gold:
+        key = (g.file, g.label, g.canonical_id)
+        gold_counts[key] += g.count
+        gold_types[key] = g.org_type
+    pred_counts: Counter[_Key] = Counter()
+    pred_types: dict[_Key, str] = {}
+    for file, table in predicted.items():
+        for row in table.select(["label", "canonical_id", "org_type"]).to_pylist():
+            if row["label"] in SCORED_LABELS and row["canonical_id"]:
+                key = (file, row["label"], row["canonical_id"])
+                pred_counts[key] += 1
+                pred_types[key] = row["org_type"] or ""
+    return _evaluation(gold_counts, gold_types, pred_counts, pred_types)
+
+
+def _evaluation(gold_counts: Counter[_Key], gold_types: dict[_Key, str],
+                pred_counts: Counter[_Key], pred_types: dict[_Key, str]) -> EntityEvaluation:
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for key in gold_counts.keys() | pred_counts.keys():
+        tp = min(gold_counts[key], pred_counts[key])
+        label = key[1]
+        for name in _names(label, pred_types.get(key)):
+            tally[name][0] += tp
+            tally[name][1] += pred_counts[key]
+        for name in _names(label, gold_types.get(key)):
+            tally[name][2] += tp
+            tally[name][3] += gold_counts[key]
+    scores = {name: LabelScore(name, *counts) for name, counts in sorted(tally.items())}
+    misses = sorted((*k, gold_counts[k] - pred_counts[k]) for k in gold_counts
+                    if gold_counts[k] > pred_counts[k])
+    false_finds = sorted((*k, pred_counts[k] - gold_counts[k]) for k in pred_counts
+                         if pred_counts[k] > gold_counts[k])
+    return EntityEvaluation(scores, misses=misses, false_finds=false_finds)
+
+
+def _names(label: str, org_type: str | None) -> list[str]:
+    if label != "ORG" or org_type is None:
+        return [label] if org_type is not None or label != "ORG" else []
+    return ["ORG", f"ORG:{org_type or 'other'}"]
+
+
+def evaluate_corpus(corpus: Path, files: Iterable[str], settings: Settings,
+                    register: OrganisationRegister, gold: list[GoldMention],
+                    gold_authors: Mapping[str, str] | None = None) -> EntityEvaluation:
+    """Ingest, parse and extract ``files`` of ``corpus``, then score them against ``gold``."""
+    from pipeline.entities.extract import extract_entities
+    from pipeline.ingest import discover, ingest_document
+    from pipeline.nlp import parse
+
+    wanted = set(files)
+    predicted: dict[str, pa.Table] = {}
+    authors: dict[str, Author | None] = {}
+    words, seconds = 0, 0.0
+    for source in discover(corpus, settings):
+        if source.path.name not in wanted:
+            continue
+        ingested = ingest_document(source, settings)
+        texts = ingested.sentences.column("text").to_pylist()
+        docs = parse(texts, settings.nlp.spacy_model, settings.nlp.batch_size)
+        started = time.perf_counter()
+        result = extract_entities(ingested.document, ingested.sentences, docs, register)
+        seconds += time.perf_counter() - started
+        words += sum(len(t.split()) for t in texts)
+        predicted[source.path.name] = result.entities
+        authors[source.path.name] = result.author
+    evaluation = score(gold, predicted)
+    evaluation.words_per_second = words / seconds if seconds else None
+    for file, expected in (gold_authors or {}).items():
+        found = authors.get(file)
+        evaluation.authors[file] = (expected, found.canonical_id if found else None,
+                                    found.confidence if found else None)
+    return evaluation
+
+
+def to_markdown(evaluation: EntityEvaluation) -> str:
+    """The scores as Markdown tables (labels, then authors)."""
+    lines = ["| label | precision | recall | F1 | predicted | gold |", "|---|---|---|---|---|---|"]
+    for s in evaluation.scores.values():
+        lines.append(f"| {s.label} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} "
+                     f"| {s.n_predicted} | {s.n_gold} |")
+    if evaluation.authors:
+        lines += ["", "| file | expected author | found | confidence |", "|---|---|---|---|"]
+        for file, (expected, found, conf) in sorted(evaluation.authors.items()):
+            mark = "ok" if expected == found else "WRONG"
+            conf_text = f"{conf:.2f}" if conf is not None else "-"
+            lines.append(f"| {file} | {expected} | {found} ({mark}) | {conf_text} |")
+    return "\n".join(lines)

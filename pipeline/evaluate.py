@@ -1,0 +1,360 @@
+"""Score stance positions against a gold CSV, and a harness that analyses a folder of texts.
+
+Gold rows name a document by ``file`` (a file name in ``docs_dir``) or ``id`` (``<id>.txt`` in
+``docs_dir``); the document is matched by content (``doc_id`` = first 16 hex digits of the
+sha256 of its bytes), so copies of a file elsewhere match. One gold row is one position:
+document, holder, target, stance. ``other:*`` targets are not scored.
+
+Scores are precision, recall and F1 over non-neutral positions, strict (stance must be equal)
+and lenient (conditional counted as support), overall, per target and for author-held and cited
+positions separately. Author-held gold positions match the predicted author position of the
+document (the author's name is the entities stage's business); cited ones match by canonical
+holder: the register's id when a register is given, else the normalised name, with containment
+("Paul Burstow" matches "Paul Burstow (chair, ...)") and the usual acronyms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from pipeline.stance.holders import Register, normalise
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+
+log = logging.getLogger(__name__)
+
+STANCES = ("support", "oppose", "conditional", "neutral")
+NONE = "none"
+# names the gold files write in more than one way (acronym -> full name)
+HOLDER_ALIASES = {
+    "nhse i": "nhs england and nhs improvement",
+    "nhsei": "nhs england and nhs improvement",
+    "nhse": "nhs england",
+    "lga": "local government association",
+}
+_STOP = {"the", "of", "and", "for", "a", "an", "in", "on", "via", "by", "at", "s"}
+
+
+@dataclass(frozen=True)
+class GoldPosition:
+    """One gold row."""
+
+    doc_id: str
+    document: str
+    holder: str
+    holder_is_author: bool
+    target: str
+    stance: str
+    evidence: str
+
+
+@dataclass
+class Scores:
+    """Counts and precision / recall / F1 over non-neutral positions."""
+
+    tp: int = 0
+    n_predicted: int = 0
+    n_gold: int = 0
+
+    @property
+    def precision(self) -> float:
+        """TP / predicted."""
+        return self.tp / self.n_predicted if self.n_predicted else 0.0
+
+    @property
+    def recall(self) -> float:
+        """TP / gold."""
+        return self.tp / self.n_gold if self.n_gold else 0.0
+
+    @property
+    def f1(self) -> float:
+        """Harmonic mean of precision and recall."""
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Counts and rounded scores."""
+        return {"tp": self.tp, "predicted": self.n_predicted, "gold": self.n_gold,
+                "precision": round(self.precision, 4), "recall": round(self.recall, 4),
+                "f1": round(self.f1, 4)}
+
+
+@dataclass
+class Evaluation:
+    """Everything :func:`evaluate` measured."""
+
+    scores: dict[str, dict[str, Scores]] = field(default_factory=dict)
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+    misses: list[dict[str, Any]] = field(default_factory=list)
+    false_finds: list[dict[str, Any]] = field(default_factory=list)
+    unmatched_documents: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "scores": {mode: {k: s.as_dict() for k, s in group.items()}
+                       for mode, group in self.scores.items()},
+            "confusion": self.confusion,
+            "misses": self.misses,
+            "false_finds": self.false_finds,
+            "unmatched_documents": self.unmatched_documents,
+        }
+
+    def to_json(self) -> str:
+        """Pretty JSON."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def to_markdown(self) -> str:
+        """A Markdown report: score tables, confusion matrix, misses and false finds."""
+        lines = ["## Stance evaluation", ""]
+        for mode, group in self.scores.items():
+            lines += [f"### {mode}", "", "| slice | P | R | F1 | TP | predicted | gold |",
+                      "|---|---|---|---|---|---|---|"]
+            for key, s in group.items():
+                lines.append(f"| {key} | {s.precision:.2f} | {s.recall:.2f} | {s.f1:.2f} | "
+                             f"{s.tp} | {s.n_predicted} | {s.n_gold} |")
+            lines.append("")
+        labels = [*STANCES, NONE]
+        lines += ["### Confusion (rows gold, columns predicted)", "",
+                  "| gold \\ predicted | " + " | ".join(labels) + " |",
+                  "|---|" + "---|" * len(labels)]
+        for gold in labels:
+            row = self.confusion.get(gold, {})
+            lines.append(f"| {gold} | " + " | ".join(str(row.get(p, 0)) for p in labels) + " |")
+        for title, items in (("Misses", self.misses), ("False finds", self.false_finds)):
+            lines += ["", f"### {title} ({len(items)})", ""]
+            lines += [f"- `{i['document']}` {i['holder']} / {i['target']}: gold {i['gold']}, "
+                      f"predicted {i['predicted']} — {i['evidence'][:160]}" for i in items]
+        if self.unmatched_documents:
+            lines += ["", "Gold documents not found: " + ", ".join(self.unmatched_documents)]
+        return "\n".join(lines) + "\n"
+
+
+def _doc_file(row: Mapping[str, str], docs_dir: Path) -> Path:
+    if row.get("file"):
+        return docs_dir / row["file"]
+    return docs_dir / f"{row['id']}.txt"
+
+
+def read_gold(gold_csv: Path, docs_dir: Path) -> tuple[list[GoldPosition], list[str]]:
+    """Gold positions (core targets only) and the documents that could not be read."""
+    positions, missing = [], []
+    with Path(gold_csv).open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["target"].startswith("other:"):
+                continue
+            path = _doc_file(row, docs_dir)
+            try:
+                doc_id = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            except OSError:
+                missing.append(path.name)
+                continue
+            positions.append(GoldPosition(
+                doc_id, path.name, row["holder"], row["holder_is_author"].strip().lower() == "true",
+                row["target"], row["stance"].strip().lower(), row.get("evidence", "")))
+    return positions, sorted(set(missing))
+
+
+def _name_forms(name: str) -> set[str]:
+    forms = {normalise(name)}
+    forms |= {normalise(part) for part in re.split(r"[()/,;]", name) if part.strip()}
+    return {HOLDER_ALIASES.get(f, f) for f in forms if f} | {f for f in forms if f}
+
+
+def holders_match(gold: str, predicted: str, predicted_id: str | None = None,
+                  register: Register | None = None) -> bool:
+    """Whether a gold holder name and a predicted holder denote the same holder."""
+    if register is not None and predicted_id is not None:
+        org = register.lookup(gold)
+        if org is not None and str(org.canonical_id) == predicted_id:
+            return True
+    gold_forms, pred_forms = _name_forms(gold), _name_forms(predicted)
+    if gold_forms & pred_forms:
+        return True
+    full_gold, full_pred = normalise(gold), normalise(predicted)
+    for g in gold_forms | {full_gold}:
+        for p in pred_forms | {full_pred}:
+            if len(p) > 3 and len(g) > 3 and (f" {p} " in f" {g} " or f" {g} " in f" {p} "):
+                return True
+    g_words = set(full_gold.split()) - _STOP
+    p_words = set(full_pred.split()) - _STOP
+    return bool(g_words and p_words) and len(g_words & p_words) / min(len(g_words), len(p_words)) >= 0.6
+
+
+def _side(stance: str, lenient: bool) -> str:
+    return "support" if lenient and stance == "conditional" else stance
+
+
+def evaluate(gold_csv: Path, docs_dir: Path, positions: pa.Table, documents: pa.Table,
+             register: Register | None = None) -> Evaluation:
+    """Score ``positions`` against ``gold_csv`` (see the module docstring)."""
+    gold, missing = read_gold(gold_csv, docs_dir)
+    known = set(documents.column("doc_id").to_pylist()) if documents.num_rows else set()
+    names = {g.doc_id: g.document for g in gold}
+    gold_docs = {g.doc_id for g in gold} & known
+    predicted = [p for p in positions.to_pylist() if p["doc_id"] in gold_docs]
+    pairs = _match(gold, predicted, register)
+    evaluation = Evaluation(unmatched_documents=missing + sorted(
+        names[d] for d in {g.doc_id for g in gold} - known))
+    for lenient, mode in ((False, "strict"), (True, "lenient (conditional = support)")):
+        evaluation.scores[mode] = _score(gold, predicted, pairs, lenient)
+    evaluation.confusion = _confusion(gold, predicted, pairs)
+    evaluation.misses, evaluation.false_finds = _errors(gold, predicted, pairs, names)
+    return evaluation
+
+
+def _match(gold: list[GoldPosition], predicted: list[dict[str, Any]],
+           register: Register | None) -> dict[int, int]:
+    """Gold index -> predicted index; each predicted position used at most once."""
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    for gi, g in enumerate(gold):
+        for pi, p in enumerate(predicted):
+            if pi in used or p["doc_id"] != g.doc_id or p["target"] != g.target:
+                continue
+            if g.holder_is_author != p["holder_is_author"]:
+                continue
+            if g.holder_is_author or holders_match(g.holder, p["holder"], p["holder_id"], register):
+                pairs[gi] = pi
+                used.add(pi)
+                break
+    return pairs
+
+
+def _score(gold: list[GoldPosition], predicted: list[dict[str, Any]], pairs: dict[int, int],
+           lenient: bool) -> dict[str, Scores]:
+    slices: dict[str, Scores] = defaultdict(Scores)
+
+    def keys(target: str, is_author: bool) -> list[str]:
+        return ["overall", "author-held" if is_author else "cited", f"target {target}"]
+
+    for g in gold:
+        if g.stance != "neutral":
+            for k in keys(g.target, g.holder_is_author):
+                slices[k].n_gold += 1
+    for p in predicted:
+        if p["stance"] != "neutral":
+            for k in keys(p["target"], p["holder_is_author"]):
+                slices[k].n_predicted += 1
+    for gi, pi in pairs.items():
+        g, p = gold[gi], predicted[pi]
+        if g.stance != "neutral" and _side(g.stance, lenient) == _side(p["stance"], lenient):
+            for k in keys(g.target, g.holder_is_author):
+                slices[k].tp += 1
+    order = ["overall", "author-held", "cited"]
+    return {k: slices[k] for k in order + sorted(k for k in slices if k not in order)}
+
+
+def _confusion(gold: list[GoldPosition], predicted: list[dict[str, Any]],
+               pairs: dict[int, int]) -> dict[str, dict[str, int]]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for gi, g in enumerate(gold):
+        counts[(g.stance, predicted[pairs[gi]]["stance"] if gi in pairs else NONE)] += 1
+    for pi in set(range(len(predicted))) - set(pairs.values()):
+        counts[(NONE, predicted[pi]["stance"])] += 1
+    table: dict[str, dict[str, int]] = defaultdict(dict)
+    for (g_stance, p_stance), n in sorted(counts.items()):
+        table[g_stance][p_stance] = n
+    return dict(table)
+
+
+def _errors(gold: list[GoldPosition], predicted: list[dict[str, Any]], pairs: dict[int, int],
+            names: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    misses, false_finds = [], []
+    for gi, g in enumerate(gold):
+        p = predicted[pairs[gi]] if gi in pairs else None
+        got = p["stance"] if p else NONE
+        if g.stance != "neutral" and _side(got, True) != _side(g.stance, True):
+            misses.append({"document": g.document, "holder": g.holder, "target": g.target,
+                           "gold": g.stance, "predicted": got, "evidence": g.evidence})
+    matched = {pi: gold[gi].stance for gi, pi in pairs.items()}
+    for pi, p in enumerate(predicted):
+        want = matched.get(pi, NONE)
+        if p["stance"] != "neutral" and _side(want, True) != _side(p["stance"], True):
+            false_finds.append({"document": names.get(p["doc_id"], p["doc_id"]),
+                                "holder": p["holder"], "target": p["target"], "gold": want,
+                                "predicted": p["stance"], "evidence": p["evidence"]})
+    return misses, false_finds
+
+
+def analyse_folder(docs_dir: Path, settings: Settings) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Ingest, parse, extract entities and detect stances for every file under ``docs_dir``.
+
+    Returns ``(documents, stances, positions)``. A harness for evaluation runs before (or
+    without) the Prefect flow; documents that fail to ingest are logged and skipped.
+    """
+    from pipeline.entities import extract_entities, load_register
+    from pipeline.errors import DocumentError
+    from pipeline.ingest import discover, ingest_document
+    from pipeline.nlp import parse
+    from pipeline.schema import empty_table
+    from pipeline.stance import aggregate_positions, detect_stances, load_stance_model, load_targets
+
+    targets = load_targets(settings.resolve(settings.stance.targets))
+    model = load_stance_model(settings)
+    register = load_register(settings)
+    documents, stances, positions = [], [], []
+    for source in discover(docs_dir, settings):
+        try:
+            ingested = ingest_document(source, settings)
+        except DocumentError as exc:
+            log.warning("skipped %s: %s", source.rel_path, exc)
+            continue
+        texts = ingested.sentences.column("text").to_pylist()
+        docs = parse(texts, settings.nlp.spacy_model, settings.nlp.batch_size)
+        document = dict(ingested.document)
+        found = extract_entities(document, ingested.sentences, docs, register)
+        if found.author is not None:
+            document.update(author_org=found.author.name, author_org_id=found.author.canonical_id)
+        table = detect_stances(document, ingested.sentences, docs, found.entities, targets, model,
+                               register=register, author=found.author, doc_aliases=found.doc_aliases)
+        documents.append(document)
+        stances.append(table)
+        positions.append(aggregate_positions(table, document))
+    docs_table = pa.Table.from_pylist(documents) if documents else pa.table({"doc_id": []})
+    return (docs_table,
+            pa.concat_tables(stances) if stances else empty_table("stances"),
+            pa.concat_tables(positions) if positions else empty_table("positions"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m pipeline.evaluate --gold CSV --docs DIR --out DIR``: analyse and score."""
+    from pipeline.config import load_settings
+    from pipeline.entities import load_register
+
+    parser = argparse.ArgumentParser(description="score stance detection against a gold CSV")
+    parser.add_argument("--gold", type=Path, required=True)
+    parser.add_argument("--docs", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--config", type=Path, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = load_settings(args.config)
+    documents, stances, positions = analyse_folder(args.docs, settings)
+    result = evaluate(args.gold, args.docs, positions, documents, load_register(settings))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "evaluation.md").write_text(result.to_markdown(), encoding="utf-8")
+    (args.out / "evaluation.json").write_text(result.to_json() + "\n", encoding="utf-8")
+    import pyarrow.parquet as pq
+
+    pq.write_table(stances, args.out / "stances.parquet")
+    pq.write_table(positions, args.out / "positions.parquet")
+    for mode, group in result.scores.items():
+        log.info("%s: %s", mode, asdict(group["overall"]) | {"f1": round(group["overall"].f1, 3)})
+
+
+if __name__ == "__main__":
+    main()

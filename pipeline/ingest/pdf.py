@@ -1,0 +1,296 @@
+"""PDF text extraction, page by page: pdfplumber (default) or pypdfium2 (fast).
+
+Both return one list of lines per page. pdfplumber pages are de-duplicated (overprinted
+"bold" characters), read column by column when a gutter splits the page, and read along the
+text direction when the text is rotated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import (
+    CorruptDocumentError,
+    DocumentError,
+    EncryptedDocumentError,
+    LimitExceededError,
+)
+
+if TYPE_CHECKING:
+    from pdfplumber.page import Page
+
+log = logging.getLogger(__name__)
+
+PageLines = list[str]
+Tick = Callable[[int], None]
+
+_MIN_COLUMN_WORDS = 20
+_GUTTER_MIN_WIDTH = 6.0
+_LINE_TOLERANCE = 3.0
+_EOF_WINDOW = 2048
+# Running headers and footers live above/below these fractions of the page height.
+_BODY_TOP, _BODY_BOTTOM = 0.08, 0.92
+_DUPLICATE_SHARE = 0.01
+_MIN_WORDS_PER_COLUMN_LINE = 3
+
+
+def extract_pdf(
+    data: bytes, name: str, extractor: str, password: str | None, max_pages: int, tick: Tick
+) -> list[PageLines]:
+    """Lines of every page of the PDF ``data``; ``tick(page_no)`` runs before each page (it
+    raises when the document's time is up)."""
+    if not data.lstrip(b"\x00\t\n\r\x0c ").startswith(b"%PDF-"):
+        raise CorruptDocumentError(name, "not a valid PDF: the file does not start with %PDF-")
+    pages = _pdfium_pages if extractor == "pdfium" else _pdfplumber_pages
+    try:
+        return list(pages(data, name, password, max_pages, tick))
+    except CorruptDocumentError as exc:
+        if b"%%EOF" in data[-_EOF_WINDOW:]:
+            raise
+        # A cut-short file is the likeliest cause: say so rather than the parser's complaint.
+        raise CorruptDocumentError(
+            name, f"truncated PDF: the end-of-file marker is missing ({exc.reason})"
+        ) from exc
+
+
+def _check_pages(name: str, n_pages: int, max_pages: int) -> None:
+    if n_pages == 0:
+        raise CorruptDocumentError(name, "not a valid PDF: it has no pages")
+    if n_pages > max_pages:
+        raise LimitExceededError(
+            name, f"{n_pages} pages is over the limit of {max_pages} (corpus.max_pages)"
+        )
+
+
+def _pdfplumber_pages(
+    data: bytes, name: str, password: str | None, max_pages: int, tick: Tick
+) -> Iterator[PageLines]:
+    import io
+
+    import pdfplumber
+
+    try:
+        pdf = pdfplumber.open(io.BytesIO(data), password=password or "")
+    except Exception as exc:
+        raise _open_error(name, exc, password) from exc
+    with pdf:
+        try:
+            n_pages = len(pdf.pages)
+        except Exception as exc:
+            raise _open_error(name, exc, password) from exc
+        _check_pages(name, n_pages, max_pages)
+        for number, page in enumerate(pdf.pages, start=1):
+            tick(number)
+            try:
+                text = _plumber_page_text(page)
+            except DocumentError:
+                raise
+            except Exception as exc:
+                raise CorruptDocumentError(
+                    name, f"not a valid PDF: page {number} cannot be read ({_reason(exc)})"
+                ) from exc
+            finally:
+                page.close()
+            yield text.split("\n")
+
+
+def _plumber_page_text(page: Page) -> str:
+    chars = page.chars
+    if not chars:
+        return ""
+    if _has_duplicate_chars(chars):
+        page = page.dedupe_chars()
+        chars = page.chars
+    upright = sum(1 for c in chars if c.get("upright", True))
+    if upright < len(chars) / 2:
+        return _rotated_text(page, chars)
+    words = page.extract_words()
+    lines = _group_lines(words)
+    gutters = _find_gutters(lines, float(page.height))
+    if not gutters:
+        return str(page.extract_text() or "")
+    return _columns_text(lines, gutters, float(page.height))
+
+
+def _has_duplicate_chars(chars: list[dict[str, Any]]) -> bool:
+    """Whether glyphs are overprinted (fake bold): pdfplumber's dedupe is slow, so only then."""
+    seen = Counter((c["text"], round(c["x0"]), round(c["top"])) for c in chars)
+    duplicates = sum(n - 1 for n in seen.values())
+    return duplicates > _DUPLICATE_SHARE * len(chars)
+
+
+def _rotated_text(page: Page, chars: list[dict[str, Any]]) -> str:
+    """Text set along the page's height: read each line along the glyphs' direction."""
+    downward = sum(1 for c in chars if c.get("matrix", (0, 0))[1] < 0) > len(chars) / 2
+    if downward:
+        return str(page.extract_text(line_dir_rotated="rtl", char_dir_rotated="ttb") or "")
+    return str(page.extract_text(line_dir_rotated="ltr", char_dir_rotated="btt") or "")
+
+
+Word = dict[str, Any]
+
+
+def _group_lines(words: list[Word]) -> list[list[Word]]:
+    """Words grouped into lines by their top edge, top to bottom."""
+    lines: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: (w["top"], w["x0"])):
+        if lines and abs(word["top"] - lines[-1][0]["top"]) <= _LINE_TOLERANCE:
+            lines[-1].append(word)
+        else:
+            lines.append([word])
+    return lines
+
+
+def _find_gutters(lines: list[list[Word]], height: float) -> list[tuple[float, float]]:
+    """The (left, right) x of empty vertical bands that split the page's body into text columns.
+
+    Bands are found where (almost) no word of the body (running header and footer zones
+    left out) lies; each column must hold enough words, and columns must hold running text
+    (several words per line), which tells text columns from table columns.
+    """
+    body = [
+        w for line in lines for w in line if _BODY_TOP * height < w["top"] < _BODY_BOTTOM * height
+    ]
+    if len(body) < 2 * _MIN_COLUMN_WORDS:
+        return []
+    left, right = int(min(w["x0"] for w in body)), int(max(w["x1"] for w in body))
+    covered = [0] * (right - left + 2)
+    for w in body:
+        for x in range(int(w["x0"]) - left, int(w["x1"]) - left + 1):
+            covered[x] += 1
+    allowed = max(1, len(body) // 50)  # a few full-width lines may cross a gutter
+    gutters: list[tuple[float, float]] = []
+    run_start: int | None = None
+    for x, n in enumerate(covered):
+        if n <= allowed and run_start is None:
+            run_start = x
+        elif n > allowed and run_start is not None:
+            if x - run_start >= _GUTTER_MIN_WIDTH and run_start > 0:
+                gutters.append((float(left + run_start), float(left + x - 1)))
+            run_start = None
+    if not gutters:
+        return []
+    edges = [float(left), *(sum(g) / 2 for g in gutters), float(right + 1)]
+    for lo, hi in itertools.pairwise(edges):
+        cells = [[w for w in line if lo <= w["x0"] and w["x1"] <= hi] for line in lines]
+        cells = [c for c in cells if c]
+        n_words = sum(len(c) for c in cells)
+        if n_words < _MIN_COLUMN_WORDS or n_words < _MIN_WORDS_PER_COLUMN_LINE * len(cells):
+            return []
+    return gutters
+
+
+def _columns_text(
+    lines: list[list[Word]], gutters: list[tuple[float, float]], height: float
+) -> str:
+    """Read a page split by gutters: lines crossing a gutter (a full-width title) and lines in
+    the header and footer zones stay in place; each run of lines between them is read column
+    by column."""
+    out: list[str] = []
+    columns: list[list[str]] = [[] for _ in range(len(gutters) + 1)]
+    for line in lines:
+        top = line[0]["top"]
+        if _spans_gutter(line, gutters) or not _BODY_TOP * height < top < _BODY_BOTTOM * height:
+            out.extend(text for column in columns for text in column)
+            columns = [[] for _ in range(len(gutters) + 1)]
+            out.append(_words_text(line))
+            continue
+        parts: list[list[Word]] = [[] for _ in columns]
+        for w in line:
+            middle = (w["x0"] + w["x1"]) / 2
+            parts[sum(1 for lo, hi in gutters if middle >= (lo + hi) / 2)].append(w)
+        for column, words in zip(columns, parts, strict=True):
+            if words:
+                column.append(_words_text(words))
+    out.extend(text for column in columns for text in column)
+    return "\n".join(out)
+
+
+def _spans_gutter(line: list[Word], gutters: list[tuple[float, float]]) -> bool:
+    """Whether a line runs across a gutter: nowhere over the gutter does it leave a gap wider
+    than half the gutter (a column line does; a full-width line has only word spaces)."""
+    spans = sorted((float(w["x0"]), float(w["x1"])) for w in line)
+    return any(not _has_gap(spans, lo, hi, (hi - lo) / 2) for lo, hi in gutters)
+
+
+def _has_gap(spans: list[tuple[float, float]], lo: float, hi: float, width: float) -> bool:
+    free_from = float("-inf")
+    for x0, x1 in spans:
+        if x0 - free_from >= width and free_from < hi and x0 > lo:
+            return True
+        free_from = max(free_from, x1)
+    return free_from < hi
+
+
+def _words_text(words: list[Word]) -> str:
+    return " ".join(str(w["text"]) for w in sorted(words, key=lambda w: w["x0"]))
+
+
+def _pdfium_pages(
+    data: bytes, name: str, password: str | None, max_pages: int, tick: Tick
+) -> Iterator[PageLines]:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data, password=password or None)
+    except pdfium.PdfiumError as exc:
+        raise _open_error(name, exc, password) from exc
+    try:
+        _check_pages(name, len(pdf), max_pages)
+        for number in range(1, len(pdf) + 1):
+            tick(number)
+            page = pdf[number - 1]
+            try:
+                textpage = page.get_textpage()
+                text = textpage.get_text_range()
+                textpage.close()
+            except pdfium.PdfiumError as exc:
+                raise CorruptDocumentError(
+                    name, f"not a valid PDF: page {number} cannot be read ({_reason(exc)})"
+                ) from exc
+            finally:
+                page.close()
+            yield text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    finally:
+        pdf.close()
+
+
+def _open_error(name: str, exc: BaseException, password: str | None) -> DocumentError:
+    chain = _reason(exc) + " " + " ".join(_reason(e) for e in _causes(exc))
+    if "password" in chain.lower():
+        if password:
+            return EncryptedDocumentError(
+                name, "encrypted PDF: the password given does not open it"
+            )
+        return EncryptedDocumentError(
+            name, "encrypted PDF: pass --password or set `password:` in the sidecar"
+        )
+    lowered = chain.lower()
+    if any(k in lowered for k in ("eof", "startxref", "unexpected end", "truncat")):
+        return CorruptDocumentError(name, f"truncated PDF ({_reason(exc)})")
+    return CorruptDocumentError(name, f"not a valid PDF: {_reason(exc)}")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen = {id(exc)}
+    stack = [a for a in exc.args if isinstance(a, BaseException)]
+    if exc.__cause__ is not None:
+        stack.append(exc.__cause__)
+    if exc.__context__ is not None:
+        stack.append(exc.__context__)
+    while stack:
+        nxt = stack.pop()
+        if id(nxt) in seen:
+            continue
+        seen.add(id(nxt))
+        yield nxt
+        stack.extend(a for a in nxt.args if isinstance(a, BaseException))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

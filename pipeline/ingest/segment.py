@@ -1,0 +1,82 @@
+"""Sentence segmentation with spaCy's ``senter``, inside blocks, in bounded chunks.
+
+Blocks are the rule boundaries (a heading, a list item and a paragraph never share a
+sentence); spaCy splits the blocks. Long blocks are cut into chunks of at most
+``MAX_CHUNK_CHARS`` at white space so one line of several megabytes stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from pipeline.ingest.vocab import SENTER_ONLY_DISABLED
+
+MAX_CHUNK_CHARS = 20_000
+Splitter = Callable[[Sequence[str]], list[list[tuple[int, int]]]]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence as offsets into the text it was found in."""
+
+    start: int
+    end: int
+
+
+def spacy_splitter(model: str, batch_size: int) -> Splitter:
+    """A splitter running only spaCy's fast statistical sentence recogniser."""
+    from pipeline.nlp import load_spacy
+
+    nlp = load_spacy(model, disable=SENTER_ONLY_DISABLED)
+    if "senter" in nlp.disabled:
+        nlp.enable_pipe("senter")
+
+    def split(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        return [
+            [(s.start_char, s.end_char) for s in doc.sents]
+            for doc in nlp.pipe(texts, batch_size=batch_size)
+        ]
+
+    return split
+
+
+def chunks(text: str, limit: int = MAX_CHUNK_CHARS) -> Iterator[tuple[int, int]]:
+    """Cut ``text`` into pieces of at most ``limit`` characters, at white space when possible."""
+    start = 0
+    while len(text) - start > limit:
+        cut = text.rfind(" ", start + limit // 2, start + limit)
+        end = cut + 1 if cut != -1 else start + limit
+        yield start, end
+        start = end
+    if start < len(text):
+        yield start, len(text)
+
+
+def sentence_spans(texts: Sequence[str], split: Splitter) -> list[list[Span]]:
+    """Sentences of each text in ``texts``, trimmed of white space, each with a letter or digit.
+
+    Offsets index into the corresponding text.
+    """
+    pieces: list[tuple[int, int, int]] = []  # (text index, start, end)
+    for i, text in enumerate(texts):
+        pieces.extend((i, s, e) for s, e in chunks(text))
+    found = split([texts[i][s:e] for i, s, e in pieces])
+    out: list[list[Span]] = [[] for _ in texts]
+    for (i, base, _), spans in zip(pieces, found, strict=True):
+        text = texts[i]
+        for s, e in spans:
+            span = _trim(text, base + s, base + e)
+            if span is not None:
+                out[i].append(span)
+    return out
+
+
+def _trim(text: str, start: int, end: int) -> Span | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if not any(ch.isalnum() for ch in text[start:end]):
+        return None
+    return Span(start, end)

@@ -1,0 +1,71 @@
+"""Per-document positions: one row per holder and target, from the sentence-level stances.
+
+Resolution rule (documented in docs/stance.md): each non-neutral sentence votes for its stance
+with its confidence. The stance with the largest summed confidence wins; a tie goes to the more
+cautious stance (conditional, then oppose, then support). ``mixed`` is true when the evidence
+holds both a supporting side (support or conditional) and oppose. A holder and target with only
+neutral sentences gets a neutral position. Confidence is the winner's share of the votes times
+the mean confidence of its sentences; the best evidence is the winner's most confident sentence.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.schema import empty_table, to_table
+
+_TIE_ORDER = {"conditional": 0, "oppose": 1, "support": 2}
+
+
+def _resolve(rows: list[dict[str, Any]]) -> tuple[str, float, dict[str, Any]]:
+    taken = [r for r in rows if r["stance"] != "neutral"]
+    if not taken:
+        best = max(rows, key=lambda r: r["confidence"])
+        return "neutral", float(best["confidence"]), best
+    votes: dict[str, float] = defaultdict(float)
+    for row in taken:
+        votes[row["stance"]] += row["confidence"]
+    winner = min(votes, key=lambda s: (-round(votes[s], 6), _TIE_ORDER[s]))
+    backing = [r for r in taken if r["stance"] == winner]
+    mean = sum(r["confidence"] for r in backing) / len(backing)
+    confidence = votes[winner] / sum(votes.values()) * mean
+    best = max(backing, key=lambda r: (r["confidence"], -_order(r)))
+    return winner, confidence, best
+
+
+def _order(row: dict[str, Any]) -> int:
+    return int(str(row["sentence_id"]).rsplit("-", 1)[-1]) if "-" in str(row["sentence_id"]) else 0
+
+
+def aggregate_positions(stances: pa.Table, document: dict[str, Any]) -> pa.Table:
+    """The ``positions`` table of one document from its ``stances`` table."""
+    groups: dict[tuple[str, bool, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in stances.to_pylist():
+        groups[(row["holder"], row["holder_is_author"], row["target"])].append(row)
+    out = []
+    for (holder, is_author, target), rows in sorted(groups.items()):
+        stance, confidence, best = _resolve(rows)
+        counts = {s: sum(1 for r in rows if r["stance"] == s) for s in _TIE_ORDER | {"neutral": 3}}
+        supporting = counts["support"] + counts["conditional"]
+        out.append({
+            "doc_id": document["doc_id"],
+            "source_path": document["source_path"],
+            "holder": holder,
+            "holder_id": next((r["holder_id"] for r in rows if r["holder_id"]), None),
+            "holder_is_author": is_author,
+            "target": target,
+            "stance": stance,
+            "confidence": round(confidence, 4),
+            "n_evidence": len(rows),
+            "n_support": counts["support"],
+            "n_oppose": counts["oppose"],
+            "n_conditional": counts["conditional"],
+            "n_neutral": counts["neutral"],
+            "mixed": supporting > 0 and counts["oppose"] > 0,
+            "evidence": best["evidence"],
+            "page": best["page"],
+        })
+    return to_table("positions", out) if out else empty_table("positions")

@@ -1,0 +1,157 @@
+"""Who holds a stance: the author speaking for itself, or an organisation or person it cites."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span
+
+FIRST_PERSON = {"we", "us", "our", "ours", "i", "me", "my", "ourselves"}
+THIRD_PERSON = {"he", "she", "his", "her", "him", "they", "their", "them", "it", "its"}
+# heads of noun phrases that can hold a view (people and bodies), language-general
+ANIMATE_HEADS = {
+    "leader", "member", "respondent", "council", "government", "minister", "officer", "chair",
+    "boss", "director", "executive", "clinician", "gp", "organisation", "organization", "body",
+    "association", "group", "committee", "board", "trust", "authority", "union", "college",
+    "partner", "stakeholder", "people", "participant", "those", "colleague", "commissioner",
+    "provider", "representative", "team", "secretary", "spokesperson", "campaigner", "author",
+    "panel", "network", "confederation", "federation", "alliance", "partnership", "system",
+    "society", "forum", "department", "agency", "chief", "lead", "manager", "professional",
+    "doctor", "nurse", "councillor", "mp", "peer", "baroness", "lord", "report", "paper",
+}
+_DETERMINERS = re.compile(r"^(?:the|this|that|these|those|a|an)\s+", re.IGNORECASE)
+
+
+class Register(Protocol):
+    """What the stance stage needs of the entities register."""
+
+    def lookup(self, text: str, doc_aliases: Mapping[str, str] | None = None) -> Any:
+        """The canonical organisation ``text`` names, or ``None``."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A resolved stance holder."""
+
+    name: str
+    holder_id: str | None
+    is_author: bool
+
+
+def normalise(name: str) -> str:
+    """Lower-case, punctuation-free, single-spaced form of a name for comparisons."""
+    text = re.sub(r"[’'`]s\b", "", name.lower())
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return re.sub(r"^(the|a|an) ", "", text.strip())
+
+
+def acronym(name: str) -> str:
+    """Initials of the capitalised words of ``name`` ("Local Government Association" -> LGA)."""
+    return "".join(w[0] for w in re.findall(r"[A-Za-z][\w]*", name) if w[0].isupper())
+
+
+@dataclass
+class HolderResolver:
+    """Resolves holder phrases of one document to canonical holders."""
+
+    author: Holder
+    owner: str
+    document_reference: re.Pattern[str] | None
+    entities: Mapping[int, Sequence[dict[str, Any]]]
+    register: Register | None = None
+    doc_aliases: Mapping[str, str] | None = None
+
+    def _is_author(self, name: str, holder_id: str | None) -> bool:
+        if holder_id is not None and holder_id == self.author.holder_id:
+            return True
+        norm, author_norm = normalise(name), normalise(self.author.name)
+        return bool(norm) and (
+            norm == author_norm or name.strip() == acronym(self.author.name) != ""
+        )
+
+    def _canonical(self, text: str) -> tuple[str, str | None]:
+        if self.register is not None:
+            org = self.register.lookup(text, self.doc_aliases)
+            if org is not None:
+                return str(org.name), str(org.canonical_id)
+        return text.strip(), None
+
+    def _make(self, text: str, holder_id: str | None = None, name: str | None = None) -> Holder:
+        if name is None:
+            name, holder_id = self._canonical(text)
+        if self._is_author(name, holder_id) or self._is_author(text, holder_id):
+            return self.author
+        return Holder(name, holder_id, False)
+
+    def _entity_in(self, sent: int, start: int, end: int) -> dict[str, Any] | None:
+        for row in self.entities.get(sent, ()):
+            if row["start"] < end and row["end"] > start and row["label"] in ("ORG", "PERSON"):
+                return dict(row)
+        return None
+
+    def antecedent(self, sent: int, before: int, docs: Sequence[Doc], person: bool) -> Holder:
+        """The nearest organisation (or person) named before ``before`` in sentence ``sent``."""
+        labels = ("PERSON",) if person else ("ORG", "PERSON")
+        for i in range(sent, max(sent - 4, -1), -1):
+            limit = before if i == sent else 10**9
+            rows = [r for r in self.entities.get(i, ()) if r["label"] in labels and r["end"] <= limit]
+            if rows:
+                row = max(rows, key=lambda r: r["end"])
+                return self._make(row["text"], row.get("canonical_id"), row.get("canonical_name"))
+            ents = [e for e in docs[i].ents if e.label_ in labels and e.end_char <= limit]
+            if ents:
+                return self._make(ents[-1].text)
+        return self.author
+
+    def via_document_reference(self, sent: int, span: Span | None) -> bool:
+        """Whether the phrase names the consultation document rather than a body."""
+        if span is None or self.document_reference is None:
+            return False
+        return bool(self.document_reference.search(span.text)) and not span.ents and (
+            self._entity_in(sent, span.start_char, span.end_char) is None
+        )
+
+    def owner_holder(self) -> Holder:
+        """The consultation's owner as a holder."""
+        return self._make(self.owner)
+
+    def resolve(self, sent: int, span: Span | None, docs: Sequence[Doc]) -> Holder | None:
+        """The holder a phrase names; no phrase means the author speaks.
+
+        ``None`` when the phrase names a thing rather than someone ("the changes").
+        """
+        if span is None:
+            return self.author
+        text = span.text.strip()
+        lower = text.lower()
+        entity = self._entity_in(sent, span.start_char, span.end_char)
+        if entity is not None:
+            return self._make(entity["text"], entity.get("canonical_id"), entity.get("canonical_name"))
+        ents = [e for e in docs[sent].ents if e.label_ in ("ORG", "PERSON", "NORP")
+                and e.start_char < span.end_char and e.end_char > span.start_char]
+        if ents:
+            return self._make(ents[0].text)
+        if lower in FIRST_PERSON or any(
+            t.lower_ in FIRST_PERSON and t.pos_ == "PRON" and t.text != "I" for t in span
+        ):
+            return self.author
+        if lower in ("this", "that", "these", "it", "which"):
+            return self.author
+        if lower in THIRD_PERSON:
+            return self.antecedent(sent, span.start_char, docs, lower in ("he", "she", "his", "her", "him"))
+        if self.document_reference is not None and self.document_reference.search(text):
+            return self._make(self.owner)
+        head = span.root
+        lemma = head.lemma_.lower()
+        if lemma in normalise(self.author.name).split() and head.pos_ in ("NOUN", "PROPN"):
+            return self.author
+        if text == acronym(self.author.name):
+            return self.author
+        if lemma in ANIMATE_HEADS or head.pos_ == "PROPN":
+            core = docs[sent][span.start:head.i + 1].text
+            return self._make(_DETERMINERS.sub("", core).strip() or text)
+        return None

@@ -1,0 +1,147 @@
+"""The learned component: linear softmax heads over sentence embeddings.
+
+Two heads share one embedding of the sentence: ``stance`` (support, oppose, conditional,
+neutral) and ``target`` (a target id or ``none``). Weights live in ``.npz`` (arrays) and a
+``.json`` sidecar (class names, provenance); nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipeline.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+
+log = logging.getLogger(__name__)
+
+HEADS = ("stance", "target")
+
+
+class SoftmaxClassifier:
+    """Multinomial logistic regression (scikit-learn conventions, numpy at predict time)."""
+
+    def __init__(self, c: float = 4.0, max_iter: int = 2000) -> None:
+        self.c = c
+        self.max_iter = max_iter
+
+    def fit(self, x: np.ndarray, y: Sequence[str]) -> SoftmaxClassifier:
+        """Fit on feature rows ``x`` and labels ``y`` (deterministic lbfgs)."""
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=self.c, max_iter=self.max_iter, class_weight="balanced")
+        model.fit(x, list(y))
+        self.classes_ = [str(c) for c in model.classes_]
+        self.coef_ = model.coef_.astype(np.float32)
+        self.intercept_ = model.intercept_.astype(np.float32)
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities, one row per input row, columns in ``classes_`` order."""
+        logits = np.asarray(x, dtype=np.float32) @ self.coef_.T + self.intercept_
+        if logits.shape[1] == 1:  # binary problem stored as one column
+            logits = np.hstack([-logits, logits]) / 2
+        logits -= logits.max(axis=1, keepdims=True)
+        expo = np.exp(logits)
+        return np.asarray(expo / expo.sum(axis=1, keepdims=True))
+
+    @classmethod
+    def from_arrays(
+        cls, coef: np.ndarray, intercept: np.ndarray, classes: list[str]
+    ) -> SoftmaxClassifier:
+        """Rebuild a fitted classifier from stored weights."""
+        if coef.shape[0] != intercept.shape[0] or coef.shape[0] not in (1, len(classes)):
+            raise ConfigError("classifier weights do not match their class list")
+        model = cls()
+        model.coef_ = coef.astype(np.float32)
+        model.intercept_ = intercept.astype(np.float32)
+        model.classes_ = list(classes)
+        return model
+
+
+@dataclass
+class StanceModel:
+    """The trained heads plus the settings that govern how detection uses them."""
+
+    stance: SoftmaxClassifier
+    target: SoftmaxClassifier
+    embedding_model: str
+    min_confidence: float = 0.5
+    method: str = "hybrid"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length sentence embeddings of ``texts``."""
+        if not texts:
+            return np.zeros((0, self.stance.coef_.shape[1]), dtype=np.float32)
+        from pipeline.nlp import load_embedder
+
+        embedder: Any = load_embedder(self.embedding_model)
+        vectors = embedder.encode(list(texts), batch_size=64, normalize_embeddings=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def predict(self, vectors: np.ndarray) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+        """Per-row stance and target probabilities as ``{class: probability}`` dicts."""
+        heads = []
+        for clf in (self.stance, self.target):
+            proba = clf.predict_proba(vectors) if len(vectors) else np.zeros((0, 0))
+            heads.append([dict(zip(clf.classes_, map(float, row), strict=True)) for row in proba])
+        return heads[0], heads[1]
+
+
+def save_stance_model(model: StanceModel, path: Path) -> None:
+    """Write ``path`` (.npz weights) and its ``.json`` sidecar."""
+    arrays = {
+        f"{name}_{part}": getattr(getattr(model, name), f"{part}_")
+        for name in HEADS
+        for part in ("coef", "intercept")
+    }
+    np.savez(path, **arrays)
+    meta = {
+        "embedding_model": model.embedding_model,
+        "classes": {name: getattr(model, name).classes_ for name in HEADS},
+        **model.info,
+    }
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def read_stance_model(path: Path) -> StanceModel:
+    """Read weights written by :func:`save_stance_model`; raise ConfigError when unusable."""
+    meta_path = path.with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        with np.load(path, allow_pickle=False) as data:
+            heads = {
+                name: SoftmaxClassifier.from_arrays(
+                    data[f"{name}_coef"], data[f"{name}_intercept"], list(meta["classes"][name])
+                )
+                for name in HEADS
+            }
+    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            f"cannot load stance classifier {path}: {exc}; run scripts/train_stance.py"
+        ) from exc
+    info = {k: v for k, v in meta.items() if k not in ("embedding_model", "classes")}
+    return StanceModel(heads["stance"], heads["target"], meta["embedding_model"], info=info)
+
+
+def load_stance_model(settings: Settings) -> StanceModel:
+    """Load the classifier named by ``settings.stance`` with its detection settings."""
+    model = read_stance_model(settings.resolve(settings.stance.classifier))
+    model.min_confidence = settings.stance.min_confidence
+    model.method = settings.stance.method
+    if model.embedding_model != settings.nlp.embedding_model:
+        log.warning(
+            "stance classifier was trained on %s embeddings but nlp.embedding_model is %s",
+            model.embedding_model,
+            settings.nlp.embedding_model,
+        )
+    return model

@@ -1,0 +1,1 @@
+"""The stancemap command line and runtime set-up (see :mod:`stancemap.cli`)."""

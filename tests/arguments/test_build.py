@@ -1,0 +1,202 @@
+"""The arguments core and entry point on a hand-written three-document corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from pipeline.arguments import argument_id, build_argument_tables, build_arguments
+from pipeline.arguments.units import ArgumentClassifier
+from pipeline.config import ArgumentsConfig, load_settings
+from pipeline.io import OutputStore
+from pipeline.schema import empty_table, to_table
+from tests.arguments.fakes import FakeEmbedder
+
+CAMPAIGN = [
+    "We believe funding for council services must be protected.",
+    "We are concerned that staff morale is low across the area.",
+    "Patients data should be shared between teams safely.",
+]
+DOCS: dict[str, tuple[str | None, list[str]]] = {
+    "d1": ("Northfield Council", [
+        "Agenda item four.",
+        "We believe funding for the council services is far too low.",
+        "The council funding settlement should rise every year.",
+        "The meeting took place on a Monday in March.",
+        "We are concerned that staff will leave the service.",
+        "We also think the weather matters for everyone here.",
+        "Option two is the right model for patients in this area.",
+    ]),
+    "d2": ("Riverside Patients Forum", CAMPAIGN),
+    "d3": (None, [*CAMPAIGN, "Sent by email."]),
+}
+
+
+def _corpus() -> tuple[pa.Table, pa.Table, pa.Table]:
+    documents: list[dict[str, object]] = []
+    sentences: list[dict[str, object]] = []
+    for doc_id, (author, texts) in DOCS.items():
+        documents.append({
+            "doc_id": doc_id, "source_path": f"responses/{doc_id}-resident.txt", "format": "txt",
+            "title": None, "author_org": author, "author_org_id": None,
+            "author_confidence": None, "doc_kind": "response", "date": None, "n_pages": 1,
+            "n_sentences": len(texts), "n_chars": 0, "size_bytes": 0, "sha256": doc_id,
+            "metadata_source": "test", "ingested_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        })
+        sentences.extend({
+            "sentence_id": f"{doc_id}-{i:05d}", "doc_id": doc_id, "idx": i, "page": 1 + i // 4,
+            "section": None, "start": 0, "end": len(t), "text": t,
+        } for i, t in enumerate(texts))
+    stance_rows = [
+        _stance("d1-00001", "Northfield Council", True, "neutral", 0.99),
+        _stance("d1-00001", "Northfield Council", True, "support", 0.8),
+        _stance("d1-00002", "Regional Health Partnership", False, "oppose", 0.7),
+        _stance("d1-00006", "Northfield Council", True, "support", 0.9, target="option_2"),
+    ]
+    return (to_table("documents", documents), to_table("sentences", sentences),
+            to_table("stances", stance_rows))
+
+
+def _stance(sentence_id: str, holder: str, is_author: bool, stance: str, confidence: float,
+            target: str = "council_funding") -> dict[str, object]:
+    return {
+        "stance_id": f"s-{sentence_id}-{stance}", "doc_id": sentence_id[:2],
+        "sentence_id": sentence_id, "page": 1, "holder": holder, "holder_id": None,
+        "holder_is_author": is_author, "target": target, "stance": stance,
+        "confidence": confidence, "evidence": "", "method": "test",
+    }
+
+
+def _build(embedder: FakeEmbedder, classifier: ArgumentClassifier,
+           config: ArgumentsConfig) -> Any:
+    documents, sentences, stances = _corpus()
+    return build_argument_tables(sentences, stances, documents, embedder, classifier, config)
+
+
+def _by_sentence(result: Any) -> dict[str, dict[str, Any]]:
+    return {r["sentence_id"]: r for r in result.arguments.to_pylist()}
+
+
+def test_argument_units_holders_and_stances(fake_embedder: FakeEmbedder,
+                                            classifier: ArgumentClassifier,
+                                            config: ArgumentsConfig) -> None:
+    rows = _by_sentence(_build(fake_embedder, classifier, config))
+    summary = {sid: (r["kind"], r["holder"], r["holder_is_author"], r["target"], r["stance"])
+               for sid, r in rows.items()}
+    assert summary == {
+        "d1-00001": ("claim", "Northfield Council", True, "council_funding", "support"),
+        "d1-00002": ("recommendation", "Regional Health Partnership", False,
+                     "council_funding", "oppose"),
+        "d1-00004": ("concern", "Northfield Council", True, None, None),
+        "d1-00005": ("claim", "Northfield Council", True, None, None),
+        "d1-00006": ("claim", "Northfield Council", True, "option_2", "support"),
+        "d2-00000": ("recommendation", "Riverside Patients Forum", True, None, None),
+        "d2-00001": ("concern", "Riverside Patients Forum", True, None, None),
+        "d2-00002": ("recommendation", "Riverside Patients Forum", True, None, None),
+        "d3-00000": ("recommendation", "d3-resident", True, None, None),
+        "d3-00001": ("concern", "d3-resident", True, None, None),
+        "d3-00002": ("recommendation", "d3-resident", True, None, None),
+    }
+    assert rows["d1-00002"]["argument_id"] == argument_id("d1", "d1-00002")
+    assert rows["d1-00004"]["page"] == 2
+
+
+def test_campaign_copies_share_a_duplicate_group(fake_embedder: FakeEmbedder,
+                                                 classifier: ArgumentClassifier,
+                                                 config: ArgumentsConfig) -> None:
+    rows = _by_sentence(_build(fake_embedder, classifier, config))
+    groups = {sid: r["duplicate_group"] for sid, r in rows.items()}
+    campaign = {groups[f"{d}-0000{i}"] for d in ("d2", "d3") for i in range(3)}
+    assert len(campaign) == 1 and None not in campaign
+    assert all(groups[sid] is None for sid in groups if sid.startswith("d1"))
+
+
+def test_clusters_count_voices_and_keep_outliers(fake_embedder: FakeEmbedder,
+                                                 classifier: ArgumentClassifier,
+                                                 config: ArgumentsConfig) -> None:
+    result = _build(fake_embedder, classifier, config)
+    rows = _by_sentence(result)
+    assert rows["d1-00005"]["cluster_id"] is None
+    clusters = {c["cluster_id"]: c for c in result.clusters.to_pylist()}
+    funding = clusters[rows["d1-00001"]["cluster_id"]]
+    assert {sid for sid, r in rows.items() if r["cluster_id"] == funding["cluster_id"]} == {
+        "d1-00001", "d1-00002", "d2-00000", "d3-00000"}
+    assert (funding["size"], funding["n_documents"], funding["n_holders"],
+            funding["n_voices"]) == (4, 3, 4, 3)
+    assert (funding["n_support"], funding["n_oppose"], funding["n_conditional"],
+            funding["n_neutral"], funding["targets"]) == (1, 1, 0, 0, ["council_funding"])
+    assert funding["keywords"][:2] == ["council", "funding"]
+    assert funding["label"].startswith("council, funding")
+    assert funding["key_point"] in {r["text"] for r in rows.values()}
+    staff = clusters[rows["d1-00004"]["cluster_id"]]
+    assert (staff["size"], staff["n_holders"], staff["n_voices"]) == (3, 3, 2)
+    assert result.vectors.shape == (11, 16)
+
+
+def test_comparison_keeps_stances_apart(fake_embedder: FakeEmbedder,
+                                        classifier: ArgumentClassifier,
+                                        config: ArgumentsConfig) -> None:
+    result = _build(fake_embedder, classifier, config)
+    funding_id = _by_sentence(result)["d1-00001"]["cluster_id"]
+    rows = [(r["holder"], r["stance"], r["n_arguments"], r["is_majority"])
+            for r in result.comparison.to_pylist() if r["cluster_id"] == funding_id]
+    assert rows == [
+        ("Northfield Council", "support", 1, True),
+        ("Regional Health Partnership", "oppose", 1, True),
+        ("Riverside Patients Forum", "none", 1, True),
+        ("d3-resident", "none", 1, True),
+    ]
+
+
+def test_two_runs_give_identical_tables(classifier: ArgumentClassifier,
+                                        config: ArgumentsConfig) -> None:
+    first = _build(FakeEmbedder(), classifier, config)
+    second = _build(FakeEmbedder(), classifier, config)
+    for name in ("arguments", "clusters", "comparison"):
+        assert getattr(first, name).equals(getattr(second, name)), name
+
+
+def test_no_sentences_give_empty_tables(fake_embedder: FakeEmbedder,
+                                        classifier: ArgumentClassifier,
+                                        config: ArgumentsConfig) -> None:
+    result = build_argument_tables(empty_table("sentences"), empty_table("stances"),
+                                   empty_table("documents"), fake_embedder, classifier, config)
+    assert (result.arguments.num_rows, result.clusters.num_rows,
+            result.comparison.num_rows) == (0, 0, 0)
+    assert fake_embedder.n_texts == 0
+
+
+def test_entry_point_reads_the_store_and_caches_embeddings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, classifier: ArgumentClassifier
+) -> None:
+    documents, sentences, stances = _corpus()
+    store = OutputStore(tmp_path)
+    for doc_id in DOCS:
+        store.write_part("documents", doc_id, documents.filter(pc.equal(
+            documents["doc_id"], doc_id)))
+        store.write_part("sentences", doc_id, sentences.filter(pc.equal(
+            sentences["doc_id"], doc_id)))
+    store.write_part("stances", "d1", stances)
+    embedders: list[FakeEmbedder] = []
+
+    def fake_factory(model_name: str, batch_size: int) -> FakeEmbedder:
+        embedders.append(FakeEmbedder())
+        return embedders[-1]
+
+    monkeypatch.setattr("pipeline.embeddings.sentence_transformer_fn", fake_factory)
+    monkeypatch.setattr("pipeline.arguments.build.load_classifier", lambda s: classifier)
+    settings = load_settings()
+    settings.nlp.embedding_backend = "torch"
+    first = build_arguments(store, settings)
+    second = build_arguments(store, settings)
+    # 9 distinct texts of five words or more; the campaign copies are embedded once.
+    assert (embedders[0].n_texts, embedders[1].n_texts) == (9, 0)
+    assert first.arguments.equals(second.arguments)
+    for name in ("arguments", "clusters", "comparison"):
+        store.write_table(name, getattr(first, name))
+    assert store.read_table("clusters").num_rows == first.clusters.num_rows

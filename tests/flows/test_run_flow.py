@@ -1,0 +1,86 @@
+"""End to end: run_flow on a tiny corpus, then unchanged, changed, deleted and fixed files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.io import OutputStore
+from tests.flows.helpers import doc_ids_everywhere, temporary_files
+
+pytestmark = pytest.mark.slow
+
+pytest.importorskip("pipeline.ingest", reason="the ingest stage has not landed")
+
+
+def _run(corpus: Path, out: Path) -> dict[str, object]:
+    from flows.run import run_flow
+
+    return run_flow(str(corpus), str(out))
+
+
+def _counts(summary: dict[str, object]) -> tuple[object, ...]:
+    return tuple(summary[k] for k in ("ingested", "skipped", "failed", "deleted"))
+
+
+def _doc_id(out: Path, rel_path: str) -> str:
+    rows = OutputStore(out).read_table("documents").to_pylist()
+    return next(str(r["doc_id"]) for r in rows if r["source_path"] == rel_path)
+
+
+def test_incremental_runs(prefect_api: str, tiny_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    store = OutputStore(out)
+
+    first = _run(tiny_corpus, out)
+    assert _counts(first) == (3, 0, 1, 0)
+    assert store.read_table("documents").num_rows == 3
+    errors = store.read_table("errors").to_pylist()
+    assert [(e["source_path"], e["stage"], e["kind"]) for e in errors] == [
+        ("delta-empty.txt", "ingest", "empty")]
+    for name in ("pages", "sentences"):
+        assert set(store.read_table(name).column("doc_id").to_pylist()) == \
+            set(store.read_table("documents").column("doc_id").to_pylist())
+    assert temporary_files(out) == []
+
+    again = _run(tiny_corpus, out)
+    assert _counts(again) == (0, 4, 0, 0)
+    assert again.get("analysed", 0) == 0
+
+    old_beta = _doc_id(out, "beta-trust-briefing.md")
+    with open(tiny_corpus / "beta-trust-briefing.md", "a", encoding="utf-8") as fh:
+        fh.write(" Hillview Hospitals NHS Trust will publish a fuller response in spring.")
+    changed = _run(tiny_corpus, out)
+    assert _counts(changed) == (1, 3, 0, 0)
+    assert store.read_table("documents").num_rows == 3
+    assert old_beta not in doc_ids_everywhere(out)
+    assert _doc_id(out, "beta-trust-briefing.md") != old_beta
+
+    alpha = _doc_id(out, "alpha-council-response.txt")
+    (tiny_corpus / "alpha-council-response.txt").unlink()
+    deleted = _run(tiny_corpus, out)
+    assert _counts(deleted) == (0, 3, 0, 1)
+    assert alpha not in doc_ids_everywhere(out)
+    assert store.read_table("documents").num_rows == 2
+
+    (tiny_corpus / "delta-empty.txt").write_text(
+        "A short note from the Eastgate Health Forum about waiting lists.", encoding="utf-8")
+    fixed = _run(tiny_corpus, out)
+    assert _counts(fixed) == (1, 2, 0, 0)
+    assert store.read_table("errors").num_rows == 0
+    assert store.read_table("documents").num_rows == 3
+
+
+def test_changing_a_later_stage_config_keeps_ingestion(
+        prefect_api: str, tiny_corpus: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    _run(tiny_corpus, out)
+    monkeypatch.setenv("STANCEMAP_STANCE__MIN_CONFIDENCE", "0.77")
+    summary = _run(tiny_corpus, out)
+    assert _counts(summary) == (0, 4, 0, 0)
+    from flows.stages import stage
+
+    if stage("pipeline.stance") is not None:
+        assert summary["analysed"] == 3

@@ -1,0 +1,75 @@
+"""Rules of ARCHITECTURE.md checked on the code: no Prefect in pipeline/, thin tasks, light CLI."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_TASK_BODY_LINES = 14
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def _imported(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", _modules("pipeline"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_pipeline_never_imports_prefect_nor_prints(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assert not {n for n in _imported(tree) if n.split(".")[0] in {"prefect", "prefect_dask"}}
+    prints = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call)
+              and isinstance(n.func, ast.Name) and n.func.id == "print"]
+    assert prints == [], f"print() at lines {prints}"
+
+
+def _tasks() -> list[tuple[str, ast.FunctionDef]]:
+    found = []
+    for path in _modules("flows"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and any(
+                    isinstance(d, ast.Call) and isinstance(d.func, ast.Name)
+                    and d.func.id == "task" for d in node.decorator_list):
+                found.append((f"{path.name}:{node.name}", node))
+    return found
+
+
+def test_flows_define_tasks() -> None:
+    assert len(_tasks()) >= 5
+
+
+@pytest.mark.parametrize(("name", "node"), _tasks(), ids=[n for n, _ in _tasks()])
+def test_every_task_is_a_thin_wrapper(name: str, node: ast.FunctionDef) -> None:
+    body = node.body[1:] if isinstance(node.body[0], ast.Expr) else node.body  # docstring
+    lines = body[-1].end_lineno - body[0].lineno + 1  # type: ignore[operator]
+    assert lines <= MAX_TASK_BODY_LINES, f"{name} has {lines} lines"
+    called = {ast.unparse(n.func).split(".")[0] for n in ast.walk(node) if isinstance(n, ast.Call)}
+    assert called & {"stages", "entities", "arguments", "report"}, f"{name} calls no pipeline stage"
+
+
+def test_cli_import_is_light() -> None:
+    code = ("import sys, stancemap.cli; heavy = ('torch', 'spacy', 'prefect', 'pdfplumber', "
+            "'sentence_transformers', 'sklearn', 'duckdb', 'flows'); "
+            "print(sorted(m for m in heavy if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"
+
+
+def test_flow_helpers_do_not_import_prefect() -> None:
+    for name in ("incremental.py", "stages.py"):
+        tree = ast.parse((ROOT / "flows" / name).read_text(encoding="utf-8"))
+        assert not {n for n in _imported(tree) if n.startswith("prefect")}

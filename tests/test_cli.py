@@ -1,0 +1,94 @@
+"""The command line: help, one-line errors, the lock message, query output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.io import OutputStore
+from pipeline.schema import to_table
+from stancemap.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def _outputs(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    store = OutputStore(out)
+    for doc_id, n in (("d1", 2), ("d2", 1)):
+        store.write_part("pages", doc_id, to_table(
+            "pages", [{"doc_id": doc_id, "page": i + 1, "text": "t", "n_chars": 1}
+                      for i in range(n)]))
+    return out
+
+
+def test_help_lists_every_command_quickly() -> None:
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "stancemap.cli", "--help"],
+                            capture_output=True, text=True, cwd=ROOT, check=True)
+    assert time.monotonic() - started < 10
+    for command in ("run", "ingest", "report", "query", "evaluate", "serve"):
+        assert command in result.stdout
+
+
+def test_query_prints_a_table(tmp_path: Path) -> None:
+    out = _outputs(tmp_path)
+    result = runner.invoke(app, ["query", "SELECT doc_id, count(*) AS n FROM pages "
+                                 "GROUP BY doc_id ORDER BY doc_id", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ["doc_id", "n", "------", "-", "d1", "2", "d2", "1",
+                                     "(2", "rows)"]
+
+
+def test_query_writes_csv_to_a_file(tmp_path: Path) -> None:
+    out = _outputs(tmp_path)
+    dest = tmp_path / "result.csv"
+    result = runner.invoke(app, ["query", "SELECT count(*) AS n FROM pages", "--out", str(out),
+                                 "--format", "csv", "--output", str(dest)])
+    assert result.exit_code == 0, result.output
+    assert dest.read_text(encoding="utf-8").split() == ['"n"', "3"]
+
+
+def test_query_errors_are_one_line(tmp_path: Path) -> None:
+    out = _outputs(tmp_path)
+    refused = runner.invoke(app, ["query", "DELETE FROM pages", "--out", str(out)])
+    assert refused.exit_code == 2
+    assert "Traceback" not in refused.output and "error:" in refused.output
+    missing = runner.invoke(app, ["query", "SELECT 1", "--out", str(tmp_path / "nothing")])
+    assert missing.exit_code == 2 and "no outputs at" in missing.output
+
+
+def test_bad_config_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("runtime:\n  runner: kubernetes\n", encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    env = {**os.environ, "STANCEMAP_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-m", "stancemap.cli", "run", str(corpus), "--out",
+                             str(tmp_path / "out"), "--config", str(config)],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert result.returncode == 2
+    assert "invalid configuration" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_second_run_on_the_same_outputs_exits_with_a_clear_message(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    out = tmp_path / "out"
+    env = {**os.environ, "STANCEMAP_HOME": str(tmp_path / "home")}
+    with OutputStore(out).lock():
+        result = subprocess.run([sys.executable, "-m", "stancemap.cli", "run", str(corpus),
+                                 "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
+                                env=env, timeout=300)
+    assert result.returncode == 2
+    assert "another stancemap run" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(out.glob("*.parquet")) and not (out / "documents").exists()

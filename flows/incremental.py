@@ -276,7 +276,7 @@ def collect_garbage(store: OutputStore, manifest: Manifest) -> int:
 
 def _temporary_files(root: Path) -> list[Path]:
     """Temporary files of writes a killed run never renamed (only while holding the lock)."""
-    folders = [root, root / "_state", *(p for p in root.iterdir() if p.is_dir())] \
-        if root.is_dir() else []
-    return [p for folder in folders if folder.is_dir()
-            for p in folder.glob(".*.tmp-*") if p.is_file()]
+    if not root.is_dir():
+        return []
+    folders = [root, *(p for p in root.iterdir() if p.is_dir())]
+    return [p for folder in folders for p in folder.glob(".*.tmp-*") if p.is_file()]

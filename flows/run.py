@@ -149,11 +149,13 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
                     rel, entry["doc_id"], settings, store, todo, fps, entry["sha256"],
                     fps[todo[-1]])
                 submitted[future.task_run_id] = (future, (rel, todo))
+        started = time.monotonic()
         for done, ((rel, todo), result) in enumerate(_drain(submitted), start=1):
             failed = _analysis_outcome(store, rel, manifest, todo, result)
             inc.commit_analysis(manifest, store, rel, {s: fps[s] for s in todo}, failed)
             summary["analysis_failed" if failed else "analysed"] += 1
             _progress("analyse", done, len(submitted))
+        summary["analyse_seconds"] = _since(started)
         _corpus_stages(store, settings, manifest, fps, summary)
     return summary
 
@@ -195,7 +197,9 @@ def _corpus_stages(store: OutputStore, settings: Settings, manifest: inc.Manifes
         if stages.stage(module) is None:
             summary["notes"].append(f"{name} stage not available: skipped")
             continue
+        started = time.monotonic()
         summary[name] = run()
+        summary[f"{name}_seconds"] = _since(started)
         manifest.corpus[name] = key
         manifest.commit()
 
@@ -217,7 +221,9 @@ def report_flow(out: str, config: str | None = None, force: bool = False) -> dic
         if stages.stage("pipeline.report") is None:
             summary["notes"].append("report stage not available: skipped")
             return summary
+        started = time.monotonic()
         summary["report"] = tasks.report_task(store, settings)
+        summary["report_seconds"] = _since(started)
         manifest.corpus["report"] = key
         manifest.commit()
     return summary
@@ -233,15 +239,21 @@ def run_flow(corpus: str, out: str, config: str | None = None, runner: str | Non
     task_runner = _runner(settings, runner, dask_address)
     with hold_lock(store):
         summary = ingest_flow.with_options(task_runner=task_runner)(corpus, out, config)
+        ingested = time.monotonic()
         analysed = analyse_flow.with_options(task_runner=_runner(settings, runner, dask_address))(
             out, config)
         reported = report_flow(out, config)
         summary["orphans_removed"] = inc.collect_garbage(store, inc.Manifest.load(store))
     notes = summary["notes"] + analysed.pop("notes") + reported.pop("notes")
-    summary.update(analysed, **reported, notes=notes, seconds=round(time.monotonic() - started, 2))
+    summary.update(analysed, **reported, notes=notes, seconds=_since(started),
+                   ingest_seconds=round(ingested - started, 2))
     create_markdown_artifact(key="stancemap-run-summary", markdown=summary_markdown(summary),
                              description=f"stancemap run of {corpus} into {out}")
     return summary
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 2)
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:

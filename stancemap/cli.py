@@ -7,6 +7,7 @@ Heavy modules (Prefect, the pipeline stages, spaCy, torch) are imported inside t
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -80,8 +81,6 @@ def _prepare(verbose: bool, password: str | None = None) -> None:
     if password:
         os.environ["STANCEMAP_CORPUS__PASSWORD"] = password
     configure_prefect("INFO" if verbose else "WARNING")
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
 
 
 class _ProgressHandler(logging.Handler):
@@ -120,9 +119,17 @@ def _progress() -> Iterator[None]:
 
 
 def _load(config: Path | None) -> Any:
+    """The settings; ``runtime.log_level`` sets the level of the pipeline's logs."""
     from pipeline.config import load_settings
+    from pipeline.errors import ConfigError
 
-    return load_settings(config)
+    settings = load_settings(config)
+    for name in ("pipeline", "flows"):
+        try:
+            logging.getLogger(name).setLevel(settings.runtime.log_level.upper())
+        except ValueError as exc:
+            raise ConfigError(f"runtime.log_level: {exc}") from None
+    return settings
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -151,6 +158,8 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
             help="Where per-document work runs (default: runtime.runner of the config).")] = None,
         dask_address: Annotated[str | None, typer.Option(
             help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")] = None,
+        summary_json: Annotated[Path | None, typer.Option(
+            help="Also write the run summary to this JSON file.")] = None,
         verbose: VerboseOpt = False) -> None:
     """Run the whole pipeline on CORPUS: ingest, entities, stance, arguments, report.
 
@@ -167,6 +176,10 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
             summary = run_flow(str(corpus), str(out), str(config) if config else None,
                                runner.value if runner else None, dask_address)
     _print_summary(summary)
+    if summary_json is not None:
+        from pipeline.io import atomic_write_bytes
+
+        atomic_write_bytes(summary_json, json.dumps(summary, indent=1, default=str).encode())
     console.print(f"outputs: {out}", highlight=False)
     raise typer.Exit(_exit_code(summary))
 

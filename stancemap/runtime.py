@@ -40,6 +40,10 @@ def configure_prefect(log_level: str = "WARNING") -> None:
         "PREFECT_LOGGING_LEVEL": "INFO",
         "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": log_level,
         "PREFECT_LOGGING_EXTRA_LOGGERS": "pipeline,flows",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+        "TOKENIZERS_PARALLELISM": "false",
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)

@@ -143,11 +143,12 @@ def _line_cues(docs: Sequence[Doc], lines: list[_Line], orgs: Sequence[Mention],
             before = line.text[:start].lower()
             if any(lowered.startswith(cue) for cue in report_cues):
                 scores.add(m.canonical_id or "", "report_of")
-            if lowered.startswith(about) and before.strip(" \t#*-•").startswith(about):
+            lead = before.strip(" \t#*-•")
+            if re.fullmatch(rf"{re.escape(about)}(?: the)?", lead) and _is_heading(line.text):
                 scores.add(m.canonical_id or "", "about")
             if _is_heading(line.text):
                 scores.add(m.canonical_id or "", "heading")
-            if index < 3 and _followed_by(docs[m.sent], m, title_nouns):
+            if index < 3 and _is_title(line.text) and _followed_by(docs[m.sent], m, title_nouns):
                 scores.add(m.canonical_id or "", "title_own_voice")
 
 
@@ -155,6 +156,11 @@ def _followed_by(doc: Doc, mention: Mention, nouns: list[str]) -> bool:
     """Whether one of ``nouns`` (possibly several words) follows the mention."""
     after = " ".join(t.lower_ for t in doc[mention.end:mention.end + 3])
     return any(after == n or after.startswith(n + " ") for n in nouns)
+
+
+def _is_title(text: str) -> bool:
+    stripped = text.strip()
+    return len(stripped.split()) <= 15 and not stripped.endswith((".", ";", ","))
 
 
 def _is_heading(text: str) -> bool:

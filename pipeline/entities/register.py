@@ -123,6 +123,13 @@ class OrganisationRegister:
     _dynamic: dict[str, Organisation] = field(default_factory=dict, repr=False)
     _matchers: dict[int, RuleMatcher] = field(default_factory=dict, repr=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the spaCy matchers and tokenizer (rebuilt lazily where unpickled)."""
+        state = dict(self.__dict__)
+        state["_matchers"] = {}
+        state.pop("_tokenizer", None)
+        return state
+
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> OrganisationRegister:
         """Build the register from the parsed pattern file (see ``organisations.yaml``)."""

@@ -17,6 +17,7 @@ import pyarrow as pa
 from pipeline import schema
 from pipeline.config import Settings
 from pipeline.errors import (
+    CorruptDocumentError,
     DocumentError,
     EmptyDocumentError,
     LimitExceededError,
@@ -107,7 +108,7 @@ def ingest_document(source: SourceFile, settings: Settings) -> IngestedDocument:
     deadline = _Deadline(name, settings.corpus.max_seconds_per_document)
     sha = hashlib.sha256(data).hexdigest()
     doc_id = sha[:16]
-    extracted = _extract(fmt, data, name, settings, sidecar, deadline)
+    extracted = _extract_safely(fmt, data, name, settings, sidecar, deadline)
     page_blocks = [
         (page, structure_lines(lines, extracted.vocab)) for page, lines in extracted.pages
     ]
@@ -185,6 +186,22 @@ def _read(source: SourceFile, settings: Settings) -> bytes:
     return data
 
 
+def _extract_safely(
+    fmt: str, data: bytes, name: str, settings: Settings, sidecar: Sidecar, deadline: _Deadline
+) -> _Extracted:
+    """:func:`_extract`, with any failure of a third-party parser on a hostile file turned
+    into a :class:`CorruptDocumentError` so that the rest of the corpus goes on."""
+    try:
+        return _extract(fmt, data, name, settings, sidecar, deadline)
+    except DocumentError:
+        raise
+    except Exception as exc:
+        log.warning("%s: the %s parser failed", name, fmt, exc_info=True)
+        raise CorruptDocumentError(
+            name, f"cannot read this {fmt} file: the parser failed ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
 def _extract(
     fmt: str, data: bytes, name: str, settings: Settings, sidecar: Sidecar, deadline: _Deadline
 ) -> _Extracted:
@@ -217,7 +234,7 @@ def _extract_pdf(
         name,
         settings.ingest.pdf_extractor,
         sidecar.password or settings.corpus.password,
-        settings.corpus.max_pages,
+        (settings.corpus.max_pages, int(settings.corpus.max_file_mb * 1024 * 1024)),
         lambda number: deadline.check(f"page {number}"),
     )
     pages = [[replace_unmapped_glyphs(normalize(line)) for line in lines] for lines in raw_pages]

@@ -6,13 +6,11 @@ import codecs
 import io
 import logging
 import zipfile
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
 from pipeline.errors import CorruptDocumentError, EmptyDocumentError, LimitExceededError
 from pipeline.ingest.structure import Hint, Line
-
-if TYPE_CHECKING:
-    from bs4 import Tag
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +101,8 @@ _DROP = frozenset(
     ]
 )
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_PARA_LIKE = frozenset({"td", "th", "p", "dd", "dt", "caption", "figcaption"})
+_SEPARATED = frozenset({"p", "table", "ul", "ol", "div", "section", "article"})
 _BLOCKS = frozenset(
     [
         "p",
@@ -169,7 +169,8 @@ def html_lines(data: bytes, name: str) -> tuple[list[Line], str | None]:
 
 
 class _HtmlWalker:
-    """Depth-first walk that emits one line per block element's inline text."""
+    """Depth-first walk (iterative: hostile pages nest thousands deep) that emits one line per
+    block element's inline text."""
 
     def __init__(self) -> None:
         self.lines: list[Line] = []
@@ -182,36 +183,47 @@ class _HtmlWalker:
             self.lines.append(Line(text, self.hint))
         self.buffer = []
 
-    def walk(self, node: Any) -> None:
+    def walk(self, root: Any) -> None:
         from bs4 import Comment, Doctype, NavigableString, ProcessingInstruction
 
-        for child in node.children:
+        # Each frame: the children still to visit, the block element being read (None for
+        # inline ones) and the hint to restore when it closes.
+        stack: list[tuple[Iterator[Any], str | None, Hint]] = [(iter(root.children), None, None)]
+        while stack:
+            children, block, outer = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if block is not None:
+                    self._close(block, outer)
+                continue
             if isinstance(child, Comment | Doctype | ProcessingInstruction):
                 continue
             if isinstance(child, NavigableString):
                 self.buffer.append(str(child))
                 continue
-            self._element(child)
+            name = (child.name or "").lower()
+            if name in _DROP:
+                continue
+            if name not in _BLOCKS:
+                stack.append((iter(child.children), None, self.hint))
+                continue
+            self.flush()
+            stack.append((iter(child.children), name, self.hint))
+            self._open(name)
 
-    def _element(self, tag: Tag) -> None:
-        name = (tag.name or "").lower()
-        if name in _DROP:
-            return
-        if name not in _BLOCKS:
-            self.walk(tag)
-            return
-        self.flush()
-        outer = self.hint
+    def _open(self, name: str) -> None:
         if name in _HEADINGS:
             self.hint = "heading"
         elif name == "li":
             self.hint = "item"
-        elif name in {"td", "th", "p", "dd", "dt", "caption", "figcaption"}:
-            self.hint = "para" if outer is None else outer
-        self.walk(tag)
+        elif name in _PARA_LIKE and self.hint is None:
+            self.hint = "para"
+
+    def _close(self, name: str, outer: Hint) -> None:
         self.flush()
         self.hint = outer
-        if name in {"p", "table", "ul", "ol", "div", "section", "article"}:
+        if name in _SEPARATED:
             self.lines.append(Line(""))
 
 

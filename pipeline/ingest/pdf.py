@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,8 @@ _MIN_COLUMN_WORDS = 20
 _GUTTER_MIN_WIDTH = 6.0
 _LINE_TOLERANCE = 3.0
 _EOF_WINDOW = 2048
+_STREAM = re.compile(rb"stream\r?\n")
+_INFLATE_STEP = 1 << 16
 # Running headers and footers live above/below these fractions of the page height.
 _BODY_TOP, _BODY_BOTTOM = 0.08, 0.92
 _DUPLICATE_SHARE = 0.01
@@ -39,12 +43,19 @@ _MIN_WORDS_PER_COLUMN_LINE = 3
 
 
 def extract_pdf(
-    data: bytes, name: str, extractor: str, password: str | None, max_pages: int, tick: Tick
+    data: bytes,
+    name: str,
+    extractor: str,
+    password: str | None,
+    limits: tuple[int, int],
+    tick: Tick,
 ) -> list[PageLines]:
     """Lines of every page of the PDF ``data``; ``tick(page_no)`` runs before each page (it
-    raises when the document's time is up)."""
+    raises when the document's time is up). ``limits`` is (max pages, max inflated bytes)."""
+    max_pages, max_inflated = limits
     if not data.lstrip(b"\x00\t\n\r\x0c ").startswith(b"%PDF-"):
         raise CorruptDocumentError(name, "not a valid PDF: the file does not start with %PDF-")
+    _check_inflated_size(data, name, max_inflated)
     pages = _pdfium_pages if extractor == "pdfium" else _pdfplumber_pages
     try:
         return list(pages(data, name, password, max_pages, tick))
@@ -55,6 +66,39 @@ def extract_pdf(
         raise CorruptDocumentError(
             name, f"truncated PDF: the end-of-file marker is missing ({exc.reason})"
         ) from exc
+
+
+def _check_inflated_size(data: bytes, name: str, limit: int) -> None:
+    """Refuse a PDF whose Flate streams inflate to more than ``limit`` bytes in all (a
+    compression bomb) before any parser inflates them in memory. Streams are inflated in
+    bounded steps and their output is only counted."""
+    total = 0
+    view = memoryview(data)
+    for match in _STREAM.finditer(data):
+        position = match.end()
+        if not _zlib_header(data[position : position + 2]):
+            continue
+        inflater = zlib.decompressobj()
+        try:
+            while not inflater.eof and position < len(data):
+                piece = view[position : position + _INFLATE_STEP]
+                position += len(piece)
+                total += len(inflater.decompress(piece, _INFLATE_STEP * 64))
+                while inflater.unconsumed_tail and total <= limit:
+                    total += len(inflater.decompress(inflater.unconsumed_tail, _INFLATE_STEP * 64))
+                if total > limit:
+                    raise LimitExceededError(
+                        name,
+                        f"compressed streams inflate to over {limit / 1048576:g} MB "
+                        "(a compression bomb?); the limit is corpus.max_file_mb",
+                    )
+        except zlib.error:
+            continue  # not a Flate stream (or a damaged one: the parser will say)
+
+
+def _zlib_header(head: bytes) -> bool:
+    """Whether two bytes open a zlib stream (deflate method, valid header checksum)."""
+    return len(head) == 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
 
 
 def _check_pages(name: str, n_pages: int, max_pages: int) -> None:

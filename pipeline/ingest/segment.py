@@ -7,12 +7,14 @@ sentence); spaCy splits the blocks. Long blocks are cut into chunks of at most
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pipeline.ingest.vocab import SENTER_ONLY_DISABLED
 
 MAX_CHUNK_CHARS = 20_000
+_PIPE_LOCK = threading.Lock()
 Splitter = Callable[[Sequence[str]], list[list[tuple[int, int]]]]
 
 
@@ -33,10 +35,13 @@ def spacy_splitter(model: str, batch_size: int) -> Splitter:
         nlp.enable_pipe("senter")
 
     def split(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-        return [
-            [(s.start_char, s.end_char) for s in doc.sents]
-            for doc in nlp.pipe(texts, batch_size=batch_size)
-        ]
+        # One shared pipeline: flows may ingest documents in threads, and spaCy does not
+        # promise that concurrent calls on one Language are safe.
+        with _PIPE_LOCK:
+            return [
+                [(s.start_char, s.end_char) for s in doc.sents]
+                for doc in nlp.pipe(texts, batch_size=batch_size)
+            ]
 
     return split
 

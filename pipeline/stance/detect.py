@@ -22,7 +22,14 @@ import pyarrow as pa
 from pipeline.schema import empty_table, to_table
 from pipeline.stance.holders import Holder, HolderResolver, Register
 from pipeline.stance.model import StanceModel
-from pipeline.stance.rules import OWNER, Cue, find_cues, hedge_factor, is_conditional
+from pipeline.stance.rules import (
+    OWNER,
+    Cue,
+    find_cues,
+    hedge_factor,
+    is_balanced,
+    is_conditional,
+)
 from pipeline.stance.targets import TargetSet
 
 if TYPE_CHECKING:
@@ -56,6 +63,8 @@ class _State:
     question: str | None = None
     question_at: int = -(10**9)
     question_section: str | None = None
+    number: int | None = None
+    number_at: int = -(10**9)
     previous: list[dict[str, Any]] = field(default_factory=list)
     previous_at: int = -(10**9)
 
@@ -85,12 +94,12 @@ def _question(text: str, targets: TargetSet) -> tuple[int, str] | None:
 
 
 def _question_target(
-    number: int, text: str, targets: TargetSet, model: StanceModel | None, cache: dict[str, np.ndarray]
+    number: int | None, text: str, targets: TargetSet, model: StanceModel | None, cache: dict[str, np.ndarray]
 ) -> str | None:
     """The target a consultation question asks about: by its wording first, else its number."""
     if _INTERROGATIVE.match(text) or text.rstrip().endswith("?"):
         hits = targets.mentions(text)
-        by_number = targets.by_question(number)
+        by_number = targets.by_question(number) if number is not None else None
         if len(hits) == 1:
             return next(iter(hits))
         if by_number is not None and by_number.id in hits:
@@ -103,7 +112,7 @@ def _question_target(
             best = max(candidates, key=lambda i: similarity[i])
             if similarity[best] >= QUESTION_SIMILARITY:
                 return targets.targets[best].id
-    target = targets.by_question(number)
+    target = targets.by_question(number) if number is not None else None
     return target.id if target is not None else None
 
 
@@ -148,6 +157,8 @@ class _Row:
 
 
 def _stance_of(polarity: int, text: str) -> str:
+    if polarity and is_balanced(text):
+        return "conditional"
     if polarity > 0:
         return "conditional" if is_conditional(text) else "support"
     if polarity < 0:
@@ -216,14 +227,17 @@ class _Detector:
                  probs: tuple[dict[str, float], dict[str, float]] | None) -> list[_Row]:
         """Stance rows of sentence ``idx``."""
         targets = self.targets
+        state = self.state
         layout = _question(text, targets)
-        body = text
+        body = layout[1] if layout else text
+        asks = text.rstrip().endswith("?") or bool(_INTERROGATIVE.match(body))
         if layout is not None:
-            number, body = layout
-            found = _question_target(number, body, targets, self.model, self.cache)
-            self.state.question, self.state.question_at = found, idx
-            self.state.question_section = section
-        if text.rstrip().endswith("?") or _INTERROGATIVE.match(body if layout else text):
+            state.number, state.number_at = layout[0], idx
+        if layout is not None or asks:
+            number = state.number if idx - state.number_at <= 1 else None
+            state.question = _question_target(number, body, targets, self.model, self.cache)
+            state.question_at, state.question_section = idx, section
+        if asks:
             return []
         if _LABEL.match(text) and self.state.question is not None:
             self.state.question_at = idx  # "Response:" / "Model answer:" keeps the question open

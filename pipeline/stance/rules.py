@@ -32,7 +32,7 @@ ATTITUDE_VERBS = {
 ATTITUDE_NOUNS = {
     "support": 1, "preference": 1, "agreement": 1, "endorsement": 1, "recommendation": 1,
     "backing": 1, "favour": 1, "favor": 1, "welcome": 1,
-    "opposition": -1, "concern": -1, "objection": -1, "reservation": -1, "doubt": -1,
+    "opposition": -1, "concern": -1, "risk": -1, "objection": -1, "reservation": -1, "doubt": -1,
     "fear": -1, "criticism": -1, "worry": -1, "scepticism": -1, "skepticism": -1,
 }
 ATTITUDE_ADJECTIVES = {
@@ -73,8 +73,14 @@ _EXPLETIVE = {"it", "there", "this", "that", "which", "what", "who"}
 CONDITIONAL = re.compile(
     r"\b(subject to|provided (?:that|it|they)|providing (?:that|it)|as long as|so long as|"
     r"on condition|only if|only where|only when|with caveats|with reservations|"
-    r"as well as opportunities|risks and opportunities|opportunities and risks|"
-    r"risks as well as|conditional on|dependent on|depends on|assuming that|unless)\b",
+    r"conditional on|dependent on|depends on|assuming that)\b",
+    re.IGNORECASE,
+)
+# weighing both sides: conditional whatever the cue's polarity
+BALANCED = re.compile(
+    r"\b(risks as well as (?:opportunities|benefits)|(?:opportunities|benefits) as well as risks|"
+    r"risks and (?:opportunities|benefits)|(?:opportunities|benefits) and risks|"
+    r"pros and cons|mixed blessing)\b",
     re.IGNORECASE,
 )
 CONTRAST_MUST = re.compile(
@@ -122,6 +128,11 @@ def _subject(verb: Token) -> Token | None:
     for child in verb.children:
         if child.dep_ in _SUBJECTS:
             return child
+    for aux in verb.children:  # "We do, however, have ..." hangs the subject on the auxiliary
+        if aux.dep_ == "aux":
+            subject = next((c for c in aux.children if c.dep_ in _SUBJECTS), None)
+            if subject is not None:
+                return subject
     if verb.dep_ in ("conj", "xcomp") and verb.head.i != verb.i:
         return _subject(verb.head)
     return None
@@ -175,6 +186,9 @@ def _predicative(token: Token) -> bool:
     return token.dep_ in ("amod", "compound") and token.head.dep_ in _PREDICATIVE
 
 
+_RAISE_VERBS = {"bring", "pose", "carry", "create", "raise", "have", "see", "identify", "express",
+                "share", "voice", "state", "outline", "set"}
+_HELP_VERBS = {"offer", "provide", "give", "receive", "need", "require", "package"}
 _NOUN_COMPLEMENTS = {"for", "about", "over", "to", "with", "regarding", "around", "that", "at"}
 
 
@@ -182,9 +196,11 @@ def _anchored(noun: Token) -> bool:
     """An attitude noun with a holder or an object ("our support", "concerns about X")."""
     return any(
         c.dep_ == "poss" or (c.dep_ in ("prep", "acl", "mark") and c.lower_ in _NOUN_COMPLEMENTS)
-        or c.dep_ in ("acl", "relcl") and c.lower_ not in ("to",)
+        or c.dep_ in ("acl", "relcl", "advcl") and c.lower_ not in ("to",)
+        or c.dep_ == "amod" and c.lower_ in UNATTRIBUTED_VIEW
         for c in noun.children
-    ) and noun.head.lemma_.lower() not in ("offer", "provide", "give", "package", "receive")
+        or noun.dep_ == "dobj" and noun.head.lemma_.lower() in _RAISE_VERBS
+    ) and not (noun.lemma_ == "support" and noun.head.lemma_.lower() in _HELP_VERBS)
 
 
 def _has_subject(token: Token) -> bool:
@@ -365,7 +381,12 @@ def _outermost(doc: Doc, cues: list[Cue]) -> list[Cue]:
 
 def is_conditional(text: str) -> bool:
     """True when the sentence attaches a condition or caveat to its position."""
-    return bool(CONDITIONAL.search(text) or CONTRAST_MUST.search(text))
+    return bool(CONDITIONAL.search(text) or CONTRAST_MUST.search(text) or BALANCED.search(text))
+
+
+def is_balanced(text: str) -> bool:
+    """True when the sentence weighs risks against opportunities."""
+    return bool(BALANCED.search(text))
 
 
 def hedge_factor(text: str) -> float:

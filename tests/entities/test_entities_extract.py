@@ -237,6 +237,11 @@ def test_author_from_about_the(run: Run) -> None:
     assert author is not None and author[0] == "kings-fund" and "about" in author[1]
 
 
+def test_about_in_running_text_is_no_cue(run: Run) -> None:
+    result = run(["About the King's Fund report, many commentators were divided on the merits."])
+    assert result.author is None
+
+
 def test_author_from_first_person_subject(run: Run) -> None:
     result = run(["Rivermouth Borough Council submits our response to the four questions.",
                   "We support option 1.", "We are a large borough."])

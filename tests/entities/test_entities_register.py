@@ -120,6 +120,16 @@ def test_model_and_shape_organisations_are_remembered(register: OrganisationRegi
     assert register.get("harbour-district-council") == shouted
 
 
+def test_register_pickles_without_spacy_objects(register: OrganisationRegister) -> None:
+    import pickle
+
+    assert register.lookup("Harbourside District Council") is not None
+    copy = pickle.loads(pickle.dumps(register))
+    assert copy.lookup("NHSEI") == register.lookup("NHSEI")
+    assert copy.get("harbourside-district-council") == Organisation(
+        "harbourside-district-council", "Harbourside District Council", "council")
+
+
 def test_slugify_and_normalise() -> None:
     assert slugify("King's Fund") == "kings-fund"
     assert slugify("Customer & Relationships") == "customer-and-relationships"

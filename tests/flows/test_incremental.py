@@ -153,3 +153,17 @@ def test_fingerprints_change_only_downstream(tmp_path: Path) -> None:
     before, after = inc.stage_fingerprints(settings), inc.stage_fingerprints(changed)
     same = {k for k in before if before[k] == after[k]}
     assert same == {"ingest", "entities", "organisations"}
+
+
+def test_garbage_collection_removes_temporary_files_of_killed_writes(tmp_path: Path) -> None:
+    store = OutputStore(tmp_path / "out")
+    store.write_part("pages", "d1", _pages("d1"))
+    leftovers = [tmp_path / "out" / "pages" / ".d2.parquet.tmp-123",
+                 tmp_path / "out" / "_state" / ".manifest.json.tmp-9"]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    manifest = inc.Manifest(store, {"a.txt": {"doc_id": "d1", "stages": {}, "errors": {}}})
+    assert inc.collect_garbage(store, manifest) == 2
+    assert not any(p.exists() for p in leftovers)
+    assert store.part_keys("pages") == {"d1"}

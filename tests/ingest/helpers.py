@@ -95,3 +95,40 @@ def image_only_pdf() -> bytes:
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+def raw_pdf(content: bytes, stream_filter: bytes = b"") -> bytes:
+    """A minimal one-page PDF written by hand around the content stream ``content``."""
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d %s >>\nstream\n%s\nendstream" % (len(content), stream_filter, content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(bodies, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(bodies) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def flate_bomb_pdf(inflated_mb: int) -> bytes:
+    """A PDF of a few kB whose content stream inflates to ``inflated_mb`` MB of spaces."""
+    import zlib
+
+    packer = zlib.compressobj(9)
+    text = b"BT /F1 11 Tf 60 780 Td (A short line before a great deal of padding.) Tj ET\n"
+    parts = [packer.compress(text)]
+    parts.extend(packer.compress(b" " * 1048576) for _ in range(inflated_mb))
+    parts.append(packer.flush())
+    return raw_pdf(b"".join(parts), b"/Filter /FlateDecode")

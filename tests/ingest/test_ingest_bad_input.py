@@ -21,7 +21,14 @@ from pipeline.errors import (
     UnsupportedFormatError,
 )
 from pipeline.ingest import ingest_document
-from tests.ingest.helpers import image_only_pdf, pdf_bytes, source_for, with_corpus
+from tests.ingest.helpers import (
+    flate_bomb_pdf,
+    image_only_pdf,
+    pdf_bytes,
+    raw_pdf,
+    source_for,
+    with_corpus,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -293,3 +300,41 @@ def test_several_megabytes_without_any_space(write_file: WriteFile, settings: Se
     path = write_file("blob.txt", "a" * 3_000_000)
     result = ingest_document(source_for(path, settings), settings)
     assert "".join(result.sentences.column("text").to_pylist()) == "a" * 3_000_000
+
+
+def test_deeply_nested_html(write_file: WriteFile, settings: Settings) -> None:
+    page = "<div>" * 20_000 + "The nested text is still found." + "</div>" * 20_000
+    result = ingest_document(source_for(write_file("deep.html", page), settings), settings)
+    assert result.sentences.column("text").to_pylist() == ["The nested text is still found."]
+
+
+def test_a_failing_parser_becomes_a_document_error(
+    write_file: WriteFile, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.ingest import document
+
+    def broken(data: bytes, name: str) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(document, "html_lines", broken)
+    path = write_file("page.html", "<p>Text.</p>")
+    expect(path, settings, CorruptDocumentError, "corrupt", "the parser failed (RecursionError")
+
+
+def test_compression_bomb_pdf(write_file: WriteFile, settings: Settings) -> None:
+    path = write_file("bomb.pdf", flate_bomb_pdf(inflated_mb=60))
+    assert path.stat().st_size < 200_000
+    expect(
+        path, with_corpus(settings, max_file_mb=50), LimitExceededError, "limit", "compression bomb"
+    )
+
+
+def test_hand_written_pdf_under_the_inflation_limit(
+    write_file: WriteFile, settings: Settings
+) -> None:
+    content = b"BT /F1 11 Tf 60 780 Td (The clinic opens on Saturdays from next month.) Tj ET"
+    path = write_file("small.pdf", raw_pdf(content))
+    result = ingest_document(source_for(path, settings), settings)
+    assert result.sentences.column("text").to_pylist() == [
+        "The clinic opens on Saturdays from next month."
+    ]

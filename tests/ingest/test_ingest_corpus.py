@@ -125,6 +125,25 @@ def test_pdf_versions_match_text(ingested: dict[str, IngestedDocument], stem: st
 
 
 @pytest.mark.parametrize("stem", PDF_VERSIONS)
+def test_pdf_versions_match_text_with_pdfium(
+    corpus_sources: dict[str, SourceFile],
+    ingested: dict[str, IngestedDocument],
+    settings: Settings,
+    stem: str,
+) -> None:
+    cfg = with_ingest(settings, pdf_extractor="pdfium")
+    pdf_doc = ingest_document(corpus_sources[f"{stem}.pdf"], cfg)
+    text_sentences = [
+        t
+        for t in ingested[f"{stem}.txt"].sentences.column("text").to_pylist()
+        if len(t.split()) > 3
+    ]
+    pdf_sentences = set(pdf_doc.sentences.column("text").to_pylist())
+    assert sum(1 for t in text_sentences if t in pdf_sentences) / len(text_sentences) >= 0.85
+    assert pdf_doc.document["title"] == ingested[f"{stem}.txt"].document["title"]
+
+
+@pytest.mark.parametrize("stem", PDF_VERSIONS)
 def test_pdf_versions_drop_running_header_footer(
     ingested: dict[str, IngestedDocument], stem: str
 ) -> None:

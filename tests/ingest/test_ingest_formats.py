@@ -309,3 +309,14 @@ def test_sidecar_overrides_metadata(write_file: WriteFile, settings: Settings) -
     assert (doc["date"], doc["doc_kind"], doc["metadata_source"]) == (
         dt.date(2024, 1, 31), "ics_update", "sidecar"
     )  # fmt: skip
+
+
+def test_threads_give_the_same_rows(write_file: WriteFile, settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [write_file(f"doc{i}.txt", TEXT + f"\nNote {i} was added last.\n") for i in range(6)]
+    sources = [source_for(p, settings) for p in paths]
+    alone = [ingest_document(s, settings).sentences for s in sources]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        together = list(pool.map(lambda s: ingest_document(s, settings).sentences, sources))
+    assert all(a.equals(b) for a, b in zip(alone, together, strict=True))

@@ -230,9 +230,10 @@ def commit_ingest(store: OutputStore, manifest: Manifest, source: Any, result: M
     except OSError:
         size, mtime, side, sha = -1, -1, None, sha or ""
     errors = {"ingest": error_key(rel, "ingest")} if result.get("error") else {}
+    # A crash of our own ("internal", e.g. I/O after retries) is retried by the next run.
+    done = {} if result.get("error") == "internal" else {"ingest": fingerprint}
     manifest.files[rel] = {"sha256": sha, "doc_id": result.get("doc_id"), "size": size,
-                           "mtime_ns": mtime, "sidecar": side, "stages": {"ingest": fingerprint},
-                           "errors": errors}
+                           "mtime_ns": mtime, "sidecar": side, "stages": done, "errors": errors}
     manifest.commit()
     for stage, key in old.get("errors", {}).items():
         if errors.get(stage) != key:

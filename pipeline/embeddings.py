@@ -199,11 +199,36 @@ class EmbeddingCache:
                     found[key] = vectors[i]
         return found
 
-    def _save(self, keys: list[str], vectors: np.ndarray) -> None:
+    def _save(self, keys: list[str], vectors: np.ndarray) -> Path:
         buffer = io.BytesIO()
         np.savez(buffer, keys=np.asarray(keys, dtype="U32"), vectors=vectors.astype(np.float32))
         name = f"{self._safe_namespace()}-{text_key(''.join(keys))[:16]}-{os.getpid()}.npz"
         atomic_write_bytes(self.folder / name, buffer.getvalue())
+        return self.folder / name
+
+    def compact(self, max_shards: int = 16) -> None:
+        """Merge the shards into one when there are more than ``max_shards`` of them.
+
+        Each run that embeds new text adds a shard; merging keeps loading fast. The merged
+        shard is written before the old ones are removed, so no vector is ever lost.
+        """
+        shards = self._shards()
+        if len(shards) <= max_shards:
+            return
+        keys: dict[str, np.ndarray] = {}
+        for shard in shards:
+            try:
+                with np.load(shard, allow_pickle=False) as data:
+                    for key, vector in zip(data["keys"].tolist(), data["vectors"], strict=True):
+                        keys.setdefault(key, vector)
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("dropping unreadable embedding shard %s: %s", shard, exc)
+        ordered = sorted(keys)
+        merged = self._save(ordered, np.stack([keys[k] for k in ordered]))
+        for shard in shards:
+            if shard != merged:
+                shard.unlink(missing_ok=True)
+        log.info("embedding cache: merged %d shards into %s", len(shards), merged.name)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return one normalised float32 row per text, embedding only uncached texts."""
@@ -217,6 +242,7 @@ class EmbeddingCache:
             new_keys = sorted(missing)
             new_vectors = self._embed_batches([missing[k] for k in new_keys])
             self._save(new_keys, new_vectors)
+            self.compact()
             known.update(zip(new_keys, new_vectors, strict=True))
             self.n_embedded_ += len(new_keys)
         log.info("embeddings: %d texts, %d from cache, %d new",

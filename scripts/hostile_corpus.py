@@ -332,7 +332,7 @@ def _shared_pdfs(b: _Builder, shared: Path) -> None:
         (b.root / "shared").mkdir(exist_ok=True)
         shutil.copyfile(pdf, b.root / rel)
         b.add(f"shared: {pdf.name}", "a real-world PDF from ../shared/pdfs", (rel,), "any")
-    for pdf in pdfs[:3]:
+    for pdf in [p for p in pdfs if p.stat().st_size > 1024][:3]:
         data = pdf.read_bytes()
         rel = b.write(f"shared/cut-{pdf.name}", data[: len(data) // 3])
         b.add(f"shared cut: {pdf.name}", "a real-world PDF cut to a third", (rel,), "error",

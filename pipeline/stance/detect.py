@@ -23,6 +23,7 @@ from pipeline.schema import empty_table, to_table
 from pipeline.stance.holders import Holder, HolderResolver, Register
 from pipeline.stance.model import StanceModel
 from pipeline.stance.rules import (
+    CONDITIONAL,
     OWNER,
     Cue,
     find_cues,
@@ -178,13 +179,18 @@ class _Detector:
         self.state = _State()
         self.cache: dict[str, np.ndarray] = {}
 
-    def _outside_names(self, idx: int, mentions: dict[str, int]) -> dict[str, int]:
+    def _outside_names(self, idx: int, text: str, mentions: dict[str, int]) -> dict[str, int]:
         """Drop target mentions inside an organisation's name ("Local Government Association")."""
-        spans = [(e.start_char, e.end_char) for e in self.docs[idx].ents if e.label_ == "ORG"]
-        spans += [(r["start"], r["end"]) for r in self.resolver.entities.get(idx, ())
+        names = [(e.start_char, e.end_char) for e in self.docs[idx].ents if e.label_ == "ORG"]
+        names += [(r["start"], r["end"]) for r in self.resolver.entities.get(idx, ())
                   if r["label"] == "ORG"]
-        return {t: off for t, off in mentions.items()
-                if not any(a <= off < b and b - a > 4 for a, b in spans)}
+        spans = self.targets.mention_spans(text)
+        kept = {}
+        for target, off in mentions.items():
+            start, end = spans.get(target, (off, off + 1))
+            if not any(a <= start and end <= b and b - a > end - start for a, b in names):
+                kept[target] = off
+        return kept
 
     def _question_context(self, idx: int, section: str | None) -> str | None:
         state = self.state
@@ -203,6 +209,9 @@ class _Detector:
             if judged:
                 return judged
         inside = [t for t, off in mentions.items() if _tightest(off, cues) is cue]
+        marker = CONDITIONAL.search(text)
+        if marker is not None and any(mentions[t] < marker.start() for t in inside):
+            inside = [t for t in inside if mentions[t] < marker.start()]
         if inside:
             return inside
         if len(mentions) == 1:
@@ -243,7 +252,7 @@ class _Detector:
             self.state.question_at = idx  # "Response:" / "Model answer:" keeps the question open
             return []
         context = self._question_context(idx, section)
-        mentions = self._outside_names(idx, _explicit(text, idx, targets, self.state))
+        mentions = self._outside_names(idx, text, _explicit(text, idx, targets, self.state))
         rows: list[_Row] = []
         answer = targets.answer_stance(body) if context else None
         if answer is not None and context is not None:

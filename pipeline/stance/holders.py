@@ -54,6 +54,22 @@ def acronym(name: str) -> str:
     return "".join(w[0] for w in re.findall(r"[A-Za-z][\w]*", name) if w[0].isupper())
 
 
+def _governing_subject(span: Span) -> Span | None:
+    """For "its"/"their": the subject of the verb that governs the pronoun's phrase."""
+    node = span.root
+    while node.head.i != node.i:
+        node = node.head
+        if node.lemma_ == "be":
+            continue  # "X is their preferred option": X is what is preferred, not who
+        subject = next((c for c in node.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subject is not None and subject.i not in range(span.start, span.end):
+            if subject.lower_ in THIRD_PERSON | FIRST_PERSON | {"which", "that", "who"}:
+                return None
+            doc = span.doc
+            return doc[subject.left_edge.i:subject.i + 1]
+    return None
+
+
 @dataclass
 class HolderResolver:
     """Resolves holder phrases of one document to canonical holders."""
@@ -142,6 +158,9 @@ class HolderResolver:
         if lower in ("this", "that", "these", "it", "which"):
             return self.author
         if lower in THIRD_PERSON:
+            governing = _governing_subject(span)
+            if governing is not None:
+                return self.resolve(sent, governing, docs)
             return self.antecedent(sent, span.start_char, docs, lower in ("he", "she", "his", "her", "him"))
         if self.document_reference is not None and self.document_reference.search(text):
             return self._make(self.owner)
@@ -153,5 +172,8 @@ class HolderResolver:
             return self.author
         if lemma in ANIMATE_HEADS or head.pos_ == "PROPN":
             core = docs[sent][span.start:head.i + 1].text
+            name, holder_id = self._canonical(core)
+            if holder_id is not None:
+                return self._make(core, holder_id, name)
             return self._make(_DETERMINERS.sub("", core).strip() or text)
         return None

@@ -194,13 +194,17 @@ _NOUN_COMPLEMENTS = {"for", "about", "over", "to", "with", "regarding", "around"
 
 def _anchored(noun: Token) -> bool:
     """An attitude noun with a holder or an object ("our support", "concerns about X")."""
+    if noun.lemma_ == "support" and noun.head.lemma_.lower() in _HELP_VERBS:
+        return False  # "offer support to ICSs" is help, not agreement
+    if noun.dep_ == "dobj" and noun.head.lemma_.lower() in _RAISE_VERBS:
+        return True
     return any(
-        c.dep_ == "poss" or (c.dep_ in ("prep", "acl", "mark") and c.lower_ in _NOUN_COMPLEMENTS)
-        or c.dep_ in ("acl", "relcl", "advcl") and c.lower_ not in ("to",)
-        or c.dep_ == "amod" and c.lower_ in UNATTRIBUTED_VIEW
+        c.dep_ == "poss"
+        or (c.dep_ in ("prep", "acl", "mark") and c.lower_ in _NOUN_COMPLEMENTS)
+        or (c.dep_ in ("acl", "relcl", "advcl") and c.lower_ != "to")
+        or (c.dep_ == "amod" and c.lower_ in UNATTRIBUTED_VIEW)
         for c in noun.children
-        or noun.dep_ == "dobj" and noun.head.lemma_.lower() in _RAISE_VERBS
-    ) and not (noun.lemma_ == "support" and noun.head.lemma_.lower() in _HELP_VERBS)
+    )
 
 
 def _has_subject(token: Token) -> bool:

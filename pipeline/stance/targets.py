@@ -142,12 +142,16 @@ class TargetSet(_Strict):
         Weak aliases count only when no alias of any target is present and, if the target lists
         ``weak_context`` phrases, one of them is in the sentence too.
         """
+        return {t: span[0] for t, span in self.mention_spans(text).items()}
+
+    def mention_spans(self, text: str) -> dict[str, tuple[int, int]]:
+        """Like :meth:`mentions`, with the (start, end) of each first mention."""
         found = _first_hits(self._alias_patterns, text)
         if found:
             return found
         weak = _first_hits(self._weak_patterns, text)
         contexts = self._weak_contexts
-        return {t: off for t, off in weak.items()
+        return {t: span for t, span in weak.items()
                 if (ctx := contexts[t]) is None or ctx.search(text)}
 
     def ordinal_mentions(self, text: str) -> dict[str, int]:
@@ -177,11 +181,13 @@ class TargetSet(_Strict):
         return best[1] if best else None
 
 
-def _first_hits(patterns: dict[str, re.Pattern[str] | None], text: str) -> dict[str, int]:
-    hits: dict[str, int] = {}
+def _first_hits(
+    patterns: dict[str, re.Pattern[str] | None], text: str
+) -> dict[str, tuple[int, int]]:
+    hits: dict[str, tuple[int, int]] = {}
     for target_id, pattern in patterns.items():
         if pattern is not None and (match := pattern.search(text)):
-            hits[target_id] = match.start()
+            hits[target_id] = match.span()
     return hits
 
 

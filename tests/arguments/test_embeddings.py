@@ -128,3 +128,15 @@ def test_onnx_export_gives_the_torch_vectors(tmp_path: Path) -> None:
     onnx_vectors = onnx_fn("all-MiniLM-L6-v2", 2, tmp_path)(texts)
     assert (tmp_path / "all-MiniLM-L6-v2.onnx").exists()
     assert np.abs(onnx_vectors - torch_vectors).max() < 1e-4
+
+
+def test_many_shards_are_merged_without_losing_vectors(tmp_path: Path) -> None:
+    for i in range(5):
+        EmbeddingCache(tmp_path, Counting(), "m").embed([f"text {i}"])
+    assert len(list(tmp_path.glob("m-*.npz"))) == 5
+    cache = EmbeddingCache(tmp_path, Counting(), "m")
+    cache.compact(max_shards=3)
+    assert len(list(tmp_path.glob("m-*.npz"))) == 1
+    fn = Counting()
+    vectors = EmbeddingCache(tmp_path, fn, "m").embed([f"text {i}" for i in range(5)])
+    assert fn.seen == [] and vectors.shape == (5, 3)

@@ -167,3 +167,14 @@ def test_garbage_collection_removes_temporary_files_of_killed_writes(tmp_path: P
     assert inc.collect_garbage(store, manifest) == 2
     assert not any(p.exists() for p in leftovers)
     assert store.part_keys("pages") == {"d1"}
+
+
+def test_internal_failure_is_retried_but_document_error_is_not(tmp_path: Path,
+                                                               corpus: Path) -> None:
+    store = OutputStore(tmp_path / "out")
+    manifest = inc.Manifest.load(store)
+    a, b = _sources(corpus)
+    inc.commit_ingest(store, manifest, a, {"doc_id": None, "error": "internal"}, None, "fp1")
+    inc.commit_ingest(store, manifest, b, {"doc_id": None, "error": "corrupt"}, None, "fp1")
+    plan = inc.plan_ingest(_sources(corpus), manifest, "fp1")
+    assert ([s.rel_path for s in plan.todo], plan.unchanged) == (["a.txt"], ["b.txt"])

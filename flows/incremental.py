@@ -56,6 +56,23 @@ def _file_hash(path: Path) -> str:
     return "missing"
 
 
+def _source_hash(*names: str) -> str:
+    """Hash of the files of pipeline modules/packages ``names``: the code version of a stage,
+    so editing a stage's code redoes that stage (and what follows it)."""
+    import pipeline
+
+    package = Path(pipeline.__file__).parent
+    files: list[Path] = []
+    for name in names:
+        path = package / name
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file()
+                            and "__pycache__" not in p.parts)
+        else:
+            files.append(path.with_suffix(".py"))
+    return _hash([(str(p.relative_to(package)), _file_hash(p)) for p in files])
+
+
 def _code_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -66,25 +83,28 @@ def _code_version() -> str:
 
 
 def stage_fingerprints(settings: Settings) -> dict[str, str]:
-    """Per-stage fingerprints: config section + data-file hashes + code and schema versions.
+    """Per-stage fingerprints: config section + data-file hashes + code (package version and
+    the stage's source) + schema version.
 
     Each stage's fingerprint includes the one of the stage it reads from, so changing the
     ingestion settings redoes everything while changing the targets redoes only stance and what
     follows it.
     """
-    base = (_code_version(), SCHEMA_VERSION)
-    ingest = _hash(base, settings.corpus.model_dump(mode="json"),
+    base = (_code_version(), SCHEMA_VERSION, _source_hash("schema", "nlp"))
+    ingest = _hash(base, _source_hash("ingest"), settings.corpus.model_dump(mode="json"),
                    settings.ingest.model_dump(mode="json"))
-    entities = _hash(ingest, settings.nlp.spacy_model, settings.entities.model_dump(mode="json"),
+    entities = _hash(ingest, _source_hash("entities"), settings.nlp.spacy_model,
+                     settings.entities.model_dump(mode="json"),
                      _file_hash(settings.resolve(settings.entities.patterns)))
-    stance = _hash(entities, settings.stance.model_dump(mode="json"),
+    stance = _hash(entities, _source_hash("stance"), settings.stance.model_dump(mode="json"),
                    _file_hash(settings.resolve(settings.stance.targets)),
                    _file_hash(settings.resolve(settings.stance.classifier)))
     classifier = getattr(settings.arguments, "classifier", None)
-    arguments = _hash(stance, settings.nlp.embedding_model,
+    arguments = _hash(stance, _source_hash("arguments", "embeddings"), settings.nlp.embedding_model,
                       settings.arguments.model_dump(mode="json"),
                       _file_hash(settings.resolve(classifier)) if classifier else None)
-    report = _hash(arguments, settings.report.model_dump(mode="json"))
+    report = _hash(arguments, _source_hash("report", "templates"),
+                   settings.report.model_dump(mode="json"))
     return {"ingest": ingest, "entities": entities, "stance": stance,
             "organisations": entities, "arguments": arguments, "report": report}
 

@@ -105,7 +105,9 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
         submitted = {}
         for source in plan.todo:
             sha = plan.shas.get(inc.rel_path_of(source), "")
-            future = tasks.ingest_document_task.submit(source, settings, store, sha, fingerprint)
+            task = tasks.ingest_document_task.with_options(
+                refresh_cache=not tasks.outputs_present(store, sha[:16], []))
+            future = task.submit(source, settings, store, sha, fingerprint)
             submitted[future.task_run_id] = (future, source)
         for done, (source, result) in enumerate(_drain(submitted), start=1):
             result = _ingest_outcome(store, source, result)
@@ -145,9 +147,10 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
         for rel, entry in sorted(manifest.files.items()):
             todo = _analysis_todo(entry, available, fps)
             if todo:
-                future = tasks.analyse_document_task.submit(
-                    rel, entry["doc_id"], settings, store, todo, fps, entry["sha256"],
-                    fps[todo[-1]])
+                task = tasks.analyse_document_task.with_options(
+                    refresh_cache=not tasks.outputs_present(store, entry["doc_id"], todo))
+                future = task.submit(rel, entry["doc_id"], settings, store, todo, fps,
+                                     entry["sha256"], fps[todo[-1]])
                 submitted[future.task_run_id] = (future, (rel, todo))
         started = time.monotonic()
         for done, ((rel, todo), result) in enumerate(_drain(submitted), start=1):

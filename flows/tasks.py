@@ -1,9 +1,10 @@
 """Thin Prefect tasks: load inputs from the OutputStore, call one pipeline step, write outputs.
 
 Per-document tasks are cached by (document content, stage fingerprint, output folder): a task
-whose inputs and code are unchanged returns its persisted result instead of running again. The
-manifest (:mod:`flows.incremental`) is what makes runs incremental without Prefect's cache;
-the cache only saves work when a run was killed between writing parts and committing them.
+whose inputs and code are unchanged, and whose parts are still on disk, returns its persisted
+result instead of running again. The manifest (:mod:`flows.incremental`) is what makes runs
+incremental without Prefect's cache; the cache saves work when the manifest is lost or a run
+was killed between writing parts and committing them.
 """
 
 from __future__ import annotations
@@ -24,23 +25,25 @@ IO_RETRIES = 2
 IO_RETRY_DELAY: list[float] = [1.0, 5.0]
 
 
-def _doc_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
-    """Cache key: content hash + stage fingerprint + output folder + stages to do.
-
-    ``None`` (run, do not reuse) unless the parts the task writes are on disk: a cached result
-    must never stand for parts that were deleted since (e.g. a file changed and changed back).
-    """
+def _doc_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """Cache key: content hash + stage fingerprint + output folder + stages to do."""
     store: OutputStore = parameters["store"]
-    doc_id = parameters.get("doc_id") or str(parameters["content_sha"])[:16]
-    tables = ["documents", *(_STAGE_TABLE[s] for s in parameters.get("todo") or [])]
-    if not all((store.table_path(t) / f"{doc_id}.parquet").exists() for t in tables):
-        return None
     parts = [str(parameters.get(name)) for name in ("content_sha", "fingerprint", "todo")]
     key = "|".join([context.task.name, str(store.root), *parts])
     return hashlib.sha256(key.encode()).hexdigest()
 
 
 _STAGE_TABLE = {"entities": "entities", "stance": "positions"}
+
+
+def outputs_present(store: OutputStore, doc_id: str, todo: list[str]) -> bool:
+    """Whether the parts a per-document task writes are on disk.
+
+    When they are not, the flow submits the task with ``refresh_cache=True``: a cached result
+    must never stand for parts deleted since (e.g. a file changed and changed back).
+    """
+    tables = ["documents", *(_STAGE_TABLE[s] for s in todo)]
+    return all((store.table_path(t) / f"{doc_id}.parquet").exists() for t in tables)
 
 
 @task(name="ingest-document", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,

@@ -87,9 +87,14 @@ class Scores:
 
     def as_dict(self) -> dict[str, float | int]:
         """Counts and rounded scores."""
-        return {"tp": self.tp, "predicted": self.n_predicted, "gold": self.n_gold,
-                "precision": round(self.precision, 4), "recall": round(self.recall, 4),
-                "f1": round(self.f1, 4)}
+        return {
+            "tp": self.tp,
+            "predicted": self.n_predicted,
+            "gold": self.n_gold,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+        }
 
 
 @dataclass
@@ -105,8 +110,10 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
-            "scores": {mode: {k: s.as_dict() for k, s in group.items()}
-                       for mode, group in self.scores.items()},
+            "scores": {
+                mode: {k: s.as_dict() for k, s in group.items()}
+                for mode, group in self.scores.items()
+            },
             "confusion": self.confusion,
             "misses": self.misses,
             "false_finds": self.false_finds,
@@ -121,23 +128,35 @@ class Evaluation:
         """A Markdown report: score tables, confusion matrix, misses and false finds."""
         lines = ["## Stance evaluation", ""]
         for mode, group in self.scores.items():
-            lines += [f"### {mode}", "", "| slice | P | R | F1 | TP | predicted | gold |",
-                      "|---|---|---|---|---|---|---|"]
+            lines += [
+                f"### {mode}",
+                "",
+                "| slice | P | R | F1 | TP | predicted | gold |",
+                "|---|---|---|---|---|---|---|",
+            ]
             for key, s in group.items():
-                lines.append(f"| {key} | {s.precision:.2f} | {s.recall:.2f} | {s.f1:.2f} | "
-                             f"{s.tp} | {s.n_predicted} | {s.n_gold} |")
+                lines.append(
+                    f"| {key} | {s.precision:.2f} | {s.recall:.2f} | {s.f1:.2f} | "
+                    f"{s.tp} | {s.n_predicted} | {s.n_gold} |"
+                )
             lines.append("")
         labels = [*STANCES, NONE]
-        lines += ["### Confusion (rows gold, columns predicted)", "",
-                  "| gold \\ predicted | " + " | ".join(labels) + " |",
-                  "|---|" + "---|" * len(labels)]
+        lines += [
+            "### Confusion (rows gold, columns predicted)",
+            "",
+            "| gold \\ predicted | " + " | ".join(labels) + " |",
+            "|---|" + "---|" * len(labels),
+        ]
         for gold in labels:
             row = self.confusion.get(gold, {})
             lines.append(f"| {gold} | " + " | ".join(str(row.get(p, 0)) for p in labels) + " |")
         for title, items in (("Misses", self.misses), ("False finds", self.false_finds)):
             lines += ["", f"### {title} ({len(items)})", ""]
-            lines += [f"- `{i['document']}` {i['holder']} / {i['target']}: gold {i['gold']}, "
-                      f"predicted {i['predicted']} — {i['evidence'][:160]}" for i in items]
+            lines += [
+                f"- `{i['document']}` {i['holder']} / {i['target']}: gold {i['gold']}, "
+                f"predicted {i['predicted']} — {i['evidence'][:160]}"
+                for i in items
+            ]
         if self.unmatched_documents:
             lines += ["", "Gold documents not found: " + ", ".join(self.unmatched_documents)]
         return "\n".join(lines) + "\n"
@@ -162,9 +181,17 @@ def read_gold(gold_csv: Path, docs_dir: Path) -> tuple[list[GoldPosition], list[
             except OSError:
                 missing.append(path.name)
                 continue
-            positions.append(GoldPosition(
-                doc_id, path.name, row["holder"], row["holder_is_author"].strip().lower() == "true",
-                row["target"], row["stance"].strip().lower(), row.get("evidence", "")))
+            positions.append(
+                GoldPosition(
+                    doc_id,
+                    path.name,
+                    row["holder"],
+                    row["holder_is_author"].strip().lower() == "true",
+                    row["target"],
+                    row["stance"].strip().lower(),
+                    row.get("evidence", ""),
+                )
+            )
     return positions, sorted(set(missing))
 
 
@@ -174,8 +201,9 @@ def _name_forms(name: str) -> set[str]:
     return {HOLDER_ALIASES.get(f, f) for f in forms if f} | {f for f in forms if f}
 
 
-def holders_match(gold: str, predicted: str, predicted_id: str | None = None,
-                  register: Register | None = None) -> bool:
+def holders_match(
+    gold: str, predicted: str, predicted_id: str | None = None, register: Register | None = None
+) -> bool:
     """Whether a gold holder name and a predicted holder denote the same holder."""
     if register is not None and predicted_id is not None:
         org = register.lookup(gold)
@@ -191,15 +219,23 @@ def holders_match(gold: str, predicted: str, predicted_id: str | None = None,
                 return True
     g_words = set(full_gold.split()) - _STOP
     p_words = set(full_pred.split()) - _STOP
-    return bool(g_words and p_words) and len(g_words & p_words) / min(len(g_words), len(p_words)) >= 0.6
+    return (
+        bool(g_words and p_words)
+        and len(g_words & p_words) / min(len(g_words), len(p_words)) >= 0.6
+    )
 
 
 def _side(stance: str, lenient: bool) -> str:
     return "support" if lenient and stance == "conditional" else stance
 
 
-def evaluate(gold_csv: Path, docs_dir: Path, positions: pa.Table, documents: pa.Table,
-             register: Register | None = None) -> Evaluation:
+def evaluate(
+    gold_csv: Path,
+    docs_dir: Path,
+    positions: pa.Table,
+    documents: pa.Table,
+    register: Register | None = None,
+) -> Evaluation:
     """Score ``positions`` against ``gold_csv`` (see the module docstring)."""
     gold, missing = read_gold(gold_csv, docs_dir)
     known = set(documents.column("doc_id").to_pylist()) if documents.num_rows else set()
@@ -207,8 +243,9 @@ def evaluate(gold_csv: Path, docs_dir: Path, positions: pa.Table, documents: pa.
     gold_docs = {g.doc_id for g in gold} & known
     predicted = [p for p in positions.to_pylist() if p["doc_id"] in gold_docs]
     pairs = _match(gold, predicted, register)
-    evaluation = Evaluation(unmatched_documents=missing + sorted(
-        names[d] for d in {g.doc_id for g in gold} - known))
+    evaluation = Evaluation(
+        unmatched_documents=missing + sorted(names[d] for d in {g.doc_id for g in gold} - known)
+    )
     for lenient, mode in ((False, "strict"), (True, "lenient (conditional = support)")):
         evaluation.scores[mode] = _score(gold, predicted, pairs, lenient)
     evaluation.confusion = _confusion(gold, predicted, pairs)
@@ -216,8 +253,9 @@ def evaluate(gold_csv: Path, docs_dir: Path, positions: pa.Table, documents: pa.
     return evaluation
 
 
-def _match(gold: list[GoldPosition], predicted: list[dict[str, Any]],
-           register: Register | None) -> dict[int, int]:
+def _match(
+    gold: list[GoldPosition], predicted: list[dict[str, Any]], register: Register | None
+) -> dict[int, int]:
     """Gold index -> predicted index; each predicted position used at most once."""
     pairs: dict[int, int] = {}
     used: set[int] = set()
@@ -234,8 +272,9 @@ def _match(gold: list[GoldPosition], predicted: list[dict[str, Any]],
     return pairs
 
 
-def _score(gold: list[GoldPosition], predicted: list[dict[str, Any]], pairs: dict[int, int],
-           lenient: bool) -> dict[str, Scores]:
+def _score(
+    gold: list[GoldPosition], predicted: list[dict[str, Any]], pairs: dict[int, int], lenient: bool
+) -> dict[str, Scores]:
     slices: dict[str, Scores] = defaultdict(Scores)
 
     def keys(target: str, is_author: bool) -> list[str]:
@@ -258,8 +297,9 @@ def _score(gold: list[GoldPosition], predicted: list[dict[str, Any]], pairs: dic
     return {k: slices[k] for k in order + sorted(k for k in slices if k not in order)}
 
 
-def _confusion(gold: list[GoldPosition], predicted: list[dict[str, Any]],
-               pairs: dict[int, int]) -> dict[str, dict[str, int]]:
+def _confusion(
+    gold: list[GoldPosition], predicted: list[dict[str, Any]], pairs: dict[int, int]
+) -> dict[str, dict[str, int]]:
     counts: Counter[tuple[str, str]] = Counter()
     for gi, g in enumerate(gold):
         counts[(g.stance, predicted[pairs[gi]]["stance"] if gi in pairs else NONE)] += 1
@@ -271,22 +311,41 @@ def _confusion(gold: list[GoldPosition], predicted: list[dict[str, Any]],
     return dict(table)
 
 
-def _errors(gold: list[GoldPosition], predicted: list[dict[str, Any]], pairs: dict[int, int],
-            names: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _errors(
+    gold: list[GoldPosition],
+    predicted: list[dict[str, Any]],
+    pairs: dict[int, int],
+    names: dict[str, str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     misses, false_finds = [], []
     for gi, g in enumerate(gold):
         p = predicted[pairs[gi]] if gi in pairs else None
         got = p["stance"] if p else NONE
         if g.stance != "neutral" and _side(got, True) != _side(g.stance, True):
-            misses.append({"document": g.document, "holder": g.holder, "target": g.target,
-                           "gold": g.stance, "predicted": got, "evidence": g.evidence})
+            misses.append(
+                {
+                    "document": g.document,
+                    "holder": g.holder,
+                    "target": g.target,
+                    "gold": g.stance,
+                    "predicted": got,
+                    "evidence": g.evidence,
+                }
+            )
     matched = {pi: gold[gi].stance for gi, pi in pairs.items()}
     for pi, p in enumerate(predicted):
         want = matched.get(pi, NONE)
         if p["stance"] != "neutral" and _side(want, True) != _side(p["stance"], True):
-            false_finds.append({"document": names.get(p["doc_id"], p["doc_id"]),
-                                "holder": p["holder"], "target": p["target"], "gold": want,
-                                "predicted": p["stance"], "evidence": p["evidence"]})
+            false_finds.append(
+                {
+                    "document": names.get(p["doc_id"], p["doc_id"]),
+                    "holder": p["holder"],
+                    "target": p["target"],
+                    "gold": want,
+                    "predicted": p["stance"],
+                    "evidence": p["evidence"],
+                }
+            )
     return misses, false_finds
 
 
@@ -319,15 +378,26 @@ def analyse_folder(docs_dir: Path, settings: Settings) -> tuple[pa.Table, pa.Tab
         found = extract_entities(document, ingested.sentences, docs, register)
         if found.author is not None:
             document.update(author_org=found.author.name, author_org_id=found.author.canonical_id)
-        table = detect_stances(document, ingested.sentences, docs, found.entities, targets, model,
-                               register=register, author=found.author, doc_aliases=found.doc_aliases)
+        table = detect_stances(
+            document,
+            ingested.sentences,
+            docs,
+            found.entities,
+            targets,
+            model,
+            register=register,
+            author=found.author,
+            doc_aliases=found.doc_aliases,
+        )
         documents.append(document)
         stances.append(table)
         positions.append(aggregate_positions(table, document))
     docs_table = pa.Table.from_pylist(documents) if documents else pa.table({"doc_id": []})
-    return (docs_table,
-            pa.concat_tables(stances) if stances else empty_table("stances"),
-            pa.concat_tables(positions) if positions else empty_table("positions"))
+    return (
+        docs_table,
+        pa.concat_tables(stances) if stances else empty_table("stances"),
+        pa.concat_tables(positions) if positions else empty_table("positions"),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -225,7 +225,7 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         "# Benchmarks", "",
         f"Measured by `python scripts/bench.py{' --small' if results['small'] else ''}` on "
-        f"{results['date']}.", "",
+        f"{results['date']}. {results.get('note', '')}".rstrip(), "",
         "## Machine", "",
         f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory_gb']} GB",
         f"- {m['os']}, Python {m['python']}; load average at start {m['load_average']}", "",
@@ -293,6 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--docs", type=int, default=1000, help="documents to generate")
     parser.add_argument("--workdir", type=Path, default=ROOT / "outputs" / "bench")
     parser.add_argument("--report", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--note", default="", help="a sentence added to BENCHMARKS.md")
     parser.add_argument("--keep-corpus", action="store_true",
                         help="reuse the generated corpus of an earlier run of the same size")
     args = parser.parse_args(argv)
@@ -307,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     shutil.rmtree(out, ignore_errors=True)
     made = json.loads((work / "corpus.json").read_text(encoding="utf-8"))
     results: dict[str, Any] = {"machine": machine(), "corpus": made, "small": args.small,
+                               "note": args.note,
                                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     runs = {"cold": measured_run(corpus, out, home, "cold"),
             "unchanged": measured_run(corpus, out, home, "unchanged")}

@@ -18,7 +18,6 @@ import io
 import os
 import pickle
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -35,7 +34,7 @@ if str(ROOT) not in sys.path:
 PASSWORD = "harbour-2020"
 MANY_PAGES = 3_500
 BOMB_MB = 300
-LONG_LINE_MB = 4
+LONG_LINE_MB = 3
 # A corpus file that would run code if anything ever unpickled or evaluated it.
 PWNED = "PWNED-by-hostile-corpus"
 
@@ -264,7 +263,9 @@ def _markup(b: _Builder) -> None:
 
 
 def _long_line(b: _Builder) -> None:
-    line = ("Quillfield opening sentence on one enormous line. " + "z" * (LONG_LINE_MB << 20)
+    word = "z" * 49 + " "  # words, not one token: see docs/reliability.md on long tokens
+    line = ("Quillfield opening sentence on one enormous line. "
+            + word * ((LONG_LINE_MB << 20) // len(word))
             + " The closing sentence names Quillfield again.")
     rel = b.write("text/one-long-line.txt", line)
     b.add("one line of several MB", f"a {LONG_LINE_MB} MB text file on a single line", (rel,),
@@ -410,9 +411,11 @@ def _check(case: Case, doc_of: dict[str, str], errors_of: dict[str, list[dict[st
     return Outcome(case, not problems, detail)
 
 
-def run_stancemap(corpus: Path, out: Path, *extra: str, env: dict[str, str] | None = None,
-                  timeout: float = 3600) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    """Run ``stancemap run CORPUS --out OUT`` in a child process.
+def run_stancemap(corpus: Path, out: Path, *extra: str, command: str = "run",
+                  env: dict[str, str] | None = None, timeout: float = 3600
+                  ) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """Run ``stancemap COMMAND --out OUT [EXTRA] -- CORPUS`` (``run`` or ``ingest``) in a child
+    process.
 
     Returns the completed process, its wall time in seconds and its peak RSS in MB (measured
     by running it under a small wrapper that reads ``getrusage(RUSAGE_CHILDREN)``).
@@ -421,10 +424,10 @@ def run_stancemap(corpus: Path, out: Path, *extra: str, env: dict[str, str] | No
                "rc = subprocess.call(sys.argv[1:]); "
                "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
                "sys.stderr.write(f'\\nPEAK_RSS_KB {peak}\\n'); sys.exit(rc)")
-    command = [sys.executable, "-c", wrapper, sys.executable, "-m", "stancemap.cli", "run",
-               "--out", str(out), *extra, "--", str(corpus)]
+    argv = [sys.executable, "-c", wrapper, sys.executable, "-m", "stancemap.cli", command,
+            "--out", str(out), *extra, "--", str(corpus)]
     started = time.monotonic()
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, **(env or {})}, timeout=timeout)
     seconds = time.monotonic() - started
     peak = [line for line in proc.stderr.splitlines() if line.startswith("PEAK_RSS_KB")]

@@ -57,7 +57,8 @@ def train(data: Path, out: Path) -> StanceModel:
     stances = [r["stance"] for r in rows]
     targets = [r["target"] for r in rows]
     info = {
-        "training_file": str(data.relative_to(PROJECT_ROOT)) if data.is_relative_to(PROJECT_ROOT)
+        "training_file": str(data.relative_to(PROJECT_ROOT))
+        if data.is_relative_to(PROJECT_ROOT)
         else str(data),
         "training_sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
         "n_sentences": len(rows),
@@ -80,7 +81,9 @@ def train(data: Path, out: Path) -> StanceModel:
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=PROJECT_ROOT / "models/stance/training_sentences.csv")
+    parser.add_argument(
+        "--data", type=Path, default=PROJECT_ROOT / "models/stance/training_sentences.csv"
+    )
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "models/stance/classifier.npz")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -50,22 +50,24 @@ def aggregate_positions(stances: pa.Table, document: dict[str, Any]) -> pa.Table
         stance, confidence, best = _resolve(rows)
         counts = {s: sum(1 for r in rows if r["stance"] == s) for s in _TIE_ORDER | {"neutral": 3}}
         supporting = counts["support"] + counts["conditional"]
-        out.append({
-            "doc_id": document["doc_id"],
-            "source_path": document["source_path"],
-            "holder": holder,
-            "holder_id": next((r["holder_id"] for r in rows if r["holder_id"]), None),
-            "holder_is_author": is_author,
-            "target": target,
-            "stance": stance,
-            "confidence": round(confidence, 4),
-            "n_evidence": len(rows),
-            "n_support": counts["support"],
-            "n_oppose": counts["oppose"],
-            "n_conditional": counts["conditional"],
-            "n_neutral": counts["neutral"],
-            "mixed": supporting > 0 and counts["oppose"] > 0,
-            "evidence": best["evidence"],
-            "page": best["page"],
-        })
+        out.append(
+            {
+                "doc_id": document["doc_id"],
+                "source_path": document["source_path"],
+                "holder": holder,
+                "holder_id": next((r["holder_id"] for r in rows if r["holder_id"]), None),
+                "holder_is_author": is_author,
+                "target": target,
+                "stance": stance,
+                "confidence": round(confidence, 4),
+                "n_evidence": len(rows),
+                "n_support": counts["support"],
+                "n_oppose": counts["oppose"],
+                "n_conditional": counts["conditional"],
+                "n_neutral": counts["neutral"],
+                "mixed": supporting > 0 and counts["oppose"] > 0,
+                "evidence": best["evidence"],
+                "page": best["page"],
+            }
+        )
     return to_table("positions", out) if out else empty_table("positions")

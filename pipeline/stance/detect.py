@@ -38,8 +38,14 @@ if TYPE_CHECKING:
 
 ATTITUDE_KINDS = ("attitude", "attitude_adj", "attitude_noun")
 BASE_CONFIDENCE = {
-    "answer": 0.9, "attitude": 0.85, "attitude_adj": 0.8, "attitude_noun": 0.75,
-    "evaluative": 0.7, "effect": 0.65, "deontic": 0.65,
+    "answer": 0.9,
+    "attitude": 0.85,
+    "attitude_adj": 0.8,
+    "attitude_noun": 0.75,
+    "evaluative": 0.7,
+    "effect": 0.65,
+    "deontic": 0.65,
+    "commitment": 0.6,
 }
 QUESTION_WINDOW = 1  # sentences after a question (or its heading) that answer it
 ANAPHORA_WINDOW = 3  # sentences back that "this option" may point to
@@ -72,12 +78,16 @@ class _State:
 
 def _author(document: dict[str, Any], author: object) -> Holder:
     if author is not None and not isinstance(author, str):
-        return Holder(str(getattr(author, "name", "author")), getattr(author, "canonical_id", None), True)
+        return Holder(
+            str(getattr(author, "name", "author")), getattr(author, "canonical_id", None), True
+        )
     name = author or document.get("author_org") or "author"
     return Holder(str(name), document.get("author_org_id"), True)
 
 
-def _entities_by_sentence(entities: pa.Table, sentence_ids: list[str]) -> dict[int, list[dict[str, Any]]]:
+def _entities_by_sentence(
+    entities: pa.Table, sentence_ids: list[str]
+) -> dict[int, list[dict[str, Any]]]:
     index = {sid: i for i, sid in enumerate(sentence_ids)}
     grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in entities.to_pylist() if entities is not None else []:
@@ -90,12 +100,16 @@ def _question(text: str, targets: TargetSet) -> tuple[int, str] | None:
     for pattern in targets.layout_patterns:
         match = pattern.match(text)
         if match:
-            return int(match.group("n")), text[match.end():].lstrip(" .:)–-")
+            return int(match.group("n")), text[match.end() :].lstrip(" .:)–-")
     return None
 
 
 def _question_target(
-    number: int | None, text: str, targets: TargetSet, model: StanceModel | None, cache: dict[str, np.ndarray]
+    number: int | None,
+    text: str,
+    targets: TargetSet,
+    model: StanceModel | None,
+    cache: dict[str, np.ndarray],
 ) -> str | None:
     """The target a consultation question asks about: by its wording first, else its number."""
     if _INTERROGATIVE.match(text) or text.rstrip().endswith("?"):
@@ -138,7 +152,8 @@ def _parenthetical(text: str, offset: int) -> bool:
     """A mention inside brackets or an "including ..." aside."""
     before = text[:offset]
     return before.count("(") > before.count(")") or bool(
-        re.search(r"\b(?:including|such as|e\.g\.)\s[^,;]*$", before, re.IGNORECASE))
+        re.search(r"\b(?:including|such as|e\.g\.)\s[^,;]*$", before, re.IGNORECASE)
+    )
 
 
 def _tightest(offset: int, cues: list[Cue]) -> Cue | None:
@@ -170,20 +185,34 @@ def _stance_of(polarity: int, text: str) -> str:
 class _Detector:
     """Walks one document's sentences in order, carrying context forward."""
 
-    def __init__(self, targets: TargetSet, model: StanceModel, resolver: HolderResolver,
-                 docs: Sequence[Doc]) -> None:
+    def __init__(
+        self,
+        targets: TargetSet,
+        model: StanceModel,
+        resolver: HolderResolver,
+        docs: Sequence[Doc],
+        cues: list[list[Cue]],
+    ) -> None:
         self.targets = targets
         self.model = model
         self.resolver = resolver
         self.docs = docs
+        self.cues = cues
         self.state = _State()
         self.cache: dict[str, np.ndarray] = {}
+
+    def _embedding_model(self) -> StanceModel | None:
+        """The model, when embeddings may be used (not in rules-only mode)."""
+        return None if self.model.method == "rules" else self.model
 
     def _outside_names(self, idx: int, text: str, mentions: dict[str, int]) -> dict[str, int]:
         """Drop target mentions inside an organisation's name ("Local Government Association")."""
         names = [(e.start_char, e.end_char) for e in self.docs[idx].ents if e.label_ == "ORG"]
-        names += [(r["start"], r["end"]) for r in self.resolver.entities.get(idx, ())
-                  if r["label"] == "ORG"]
+        names += [
+            (r["start"], r["end"])
+            for r in self.resolver.entities.get(idx, ())
+            if r["label"] == "ORG"
+        ]
         spans = self.targets.mention_spans(text)
         kept = {}
         for target, off in mentions.items():
@@ -194,14 +223,17 @@ class _Detector:
 
     def _question_context(self, idx: int, section: str | None) -> str | None:
         state = self.state
-        if state.question and idx - state.question_at <= QUESTION_WINDOW and (
-            section == state.question_section or state.question_section is None
+        if (
+            state.question
+            and idx - state.question_at <= QUESTION_WINDOW
+            and (section == state.question_section or state.question_section is None)
         ):
             return state.question
         return None
 
-    def _cue_targets(self, text: str, cue: Cue, cues: list[Cue], mentions: dict[str, int],
-                     context: str | None) -> list[str]:
+    def _cue_targets(
+        self, text: str, cue: Cue, cues: list[Cue], mentions: dict[str, int], context: str | None
+    ) -> list[str]:
         if cue.kind == "deontic":
             mentions = {t: off for t, off in mentions.items() if not _parenthetical(text, off)}
         if cue.subject is not None:
@@ -232,8 +264,13 @@ class _Detector:
                 rows.append(_Row(prev["target"], stance, 0.7, holder, "rules"))
         return rows
 
-    def sentence(self, idx: int, text: str, section: str | None,
-                 probs: tuple[dict[str, float], dict[str, float]] | None) -> list[_Row]:
+    def sentence(
+        self,
+        idx: int,
+        text: str,
+        section: str | None,
+        probs: tuple[dict[str, float], dict[str, float]] | None,
+    ) -> list[_Row]:
         """Stance rows of sentence ``idx``."""
         targets = self.targets
         state = self.state
@@ -244,7 +281,9 @@ class _Detector:
             state.number, state.number_at = layout[0], idx
         if layout is not None or asks:
             number = state.number if idx - state.number_at <= 1 else None
-            state.question = _question_target(number, body, targets, self.model, self.cache)
+            state.question = _question_target(
+                number, body, targets, self._embedding_model(), self.cache
+            )
             state.question_at, state.question_section = idx, section
         if asks:
             return []
@@ -256,9 +295,12 @@ class _Detector:
         rows: list[_Row] = []
         answer = targets.answer_stance(body) if context else None
         if answer is not None and context is not None:
-            rows.append(_Row(context, answer, BASE_CONFIDENCE["answer"], self.resolver.author, "rules"))
+            rows.append(
+                _Row(context, answer, BASE_CONFIDENCE["answer"], self.resolver.author, "rules")
+            )
         headings = {t for t, off in mentions.items() if _is_heading_of(text, off)}
-        cues = [] if headings or answer else find_cues(self.docs[idx])
+        skip_rules = headings or answer or self.model.method == "classifier"
+        cues = [] if skip_rules else self.cues[idx]
         for cue in cues:
             rows.extend(self._from_cue(idx, text, cue, cues, mentions, context, probs))
         if layout is not None and any(r.stance != "neutral" for r in rows):
@@ -269,9 +311,16 @@ class _Detector:
                 rows.append(self._uncued(target, target in headings, probs))
         return rows
 
-    def _from_cue(self, idx: int, text: str, cue: Cue, cues: list[Cue], mentions: dict[str, int],
-                  context: str | None, probs: tuple[dict[str, float], dict[str, float]] | None
-                  ) -> list[_Row]:
+    def _from_cue(
+        self,
+        idx: int,
+        text: str,
+        cue: Cue,
+        cues: list[Cue],
+        mentions: dict[str, int],
+        context: str | None,
+        probs: tuple[dict[str, float], dict[str, float]] | None,
+    ) -> list[_Row]:
         doc = self.docs[idx]
         if cue.holder == OWNER:
             holder = self.resolver.owner_holder()
@@ -290,8 +339,12 @@ class _Detector:
                 return endorsed
         chosen = self._cue_targets(text, cue, cues, mentions, context)
         method = "rules"
-        if (not chosen and probs is not None and self.model.method == "hybrid"
-                and cue.kind in ATTITUDE_KINDS):
+        if (
+            not chosen
+            and probs is not None
+            and self.model.method == "hybrid"
+            and cue.kind in ATTITUDE_KINDS
+        ):
             target, p = max(probs[1].items(), key=lambda kv: kv[1])
             if target != "none" and p >= TARGET_THRESHOLD:
                 chosen, method = [target], "hybrid"
@@ -305,15 +358,18 @@ class _Detector:
                 confidence *= 0.85
         return [_Row(t, stance, confidence, holder, method, cue.token) for t in chosen]
 
-    def _uncued(self, target: str, heading: bool,
-                probs: tuple[dict[str, float], dict[str, float]] | None) -> _Row:
+    def _uncued(
+        self, target: str, heading: bool, probs: tuple[dict[str, float], dict[str, float]] | None
+    ) -> _Row:
         """A sentence naming ``target`` without a stance cue: the classifier decides."""
         if heading or probs is None or self.model.method == "rules":
             return _Row(target, "neutral", 0.8 if heading else 0.5, self.resolver.author, "rules")
         stance, p = max(probs[0].items(), key=lambda kv: kv[1])
         if stance != "neutral" and p >= CLASSIFIER_THRESHOLD:
             return _Row(target, stance, p, self.resolver.author, "classifier")
-        return _Row(target, "neutral", probs[0].get("neutral", 0.0), self.resolver.author, "classifier")
+        return _Row(
+            target, "neutral", probs[0].get("neutral", 0.0), self.resolver.author, "classifier"
+        )
 
     def remember(self, idx: int, text: str, rows: list[_Row]) -> None:
         """Carry this sentence's targets and views forward."""
@@ -322,13 +378,17 @@ class _Detector:
         taken = [r for r in rows if r.stance != "neutral"]
         if taken:
             last = max(r.cue for r in taken)
-            self.state.previous = [{"target": r.target, "stance": r.stance, "holder": r.holder}
-                                   for r in taken if r.cue == last]
+            self.state.previous = [
+                {"target": r.target, "stance": r.stance, "holder": r.holder}
+                for r in taken
+                if r.cue == last
+            ]
             self.state.previous_at = idx
 
 
-def _needs_classifier(text: str, targets: TargetSet) -> bool:
-    return bool(targets.mentions(text) or targets.ordinal_mentions(text)) or len(text.split()) <= 60
+def _needs_classifier(text: str, cues: list[Cue], targets: TargetSet) -> bool:
+    """Only sentences with a stance cue or a target mention are worth embedding."""
+    return bool(cues or targets.mentions(text) or targets.ordinal_mentions(text))
 
 
 def detect_stances(
@@ -360,9 +420,10 @@ def detect_stances(
         register=register,
         doc_aliases=doc_aliases,
     )
-    detector = _Detector(targets, model, resolver, docs)
     texts: list[str] = columns["text"]
-    probs = _classify(texts, targets, model)
+    cues = [find_cues(doc) for doc in docs]
+    detector = _Detector(targets, model, resolver, docs, cues)
+    probs = _classify(texts, cues, targets, model)
     rows: list[dict[str, Any]] = []
     for idx, text in enumerate(texts):
         found = detector.sentence(idx, text, columns["section"][idx], probs.get(idx))
@@ -371,18 +432,20 @@ def detect_stances(
     return to_table("stances", rows) if rows else empty_table("stances")
 
 
-def _classify(texts: list[str], targets: TargetSet, model: StanceModel
-              ) -> dict[int, tuple[dict[str, float], dict[str, float]]]:
+def _classify(
+    texts: list[str], cues: list[list[Cue]], targets: TargetSet, model: StanceModel
+) -> dict[int, tuple[dict[str, float], dict[str, float]]]:
     if model.method == "rules":
         return {}
-    chosen = [i for i, t in enumerate(texts) if _needs_classifier(t, targets)]
+    chosen = [i for i, t in enumerate(texts) if _needs_classifier(t, cues[i], targets)]
     vectors = model.embed([texts[i] for i in chosen])
     stance, target = model.predict(vectors)
     return {i: (stance[k], target[k]) for k, i in enumerate(chosen)}
 
 
-def _to_rows(doc_id: str, columns: dict[str, list[Any]], idx: int, found: list[_Row],
-             min_confidence: float) -> list[dict[str, Any]]:
+def _to_rows(
+    doc_id: str, columns: dict[str, list[Any]], idx: int, found: list[_Row], min_confidence: float
+) -> list[dict[str, Any]]:
     best: dict[tuple[str, str, str], _Row] = {}
     for row in found:
         if row.stance != "neutral" and row.confidence < min_confidence:
@@ -394,18 +457,20 @@ def _to_rows(doc_id: str, columns: dict[str, list[Any]], idx: int, found: list[_
     out = []
     for (holder, target, stance), row in sorted(best.items()):
         digest = hashlib.sha256(f"{sentence_id}|{holder}|{target}|{stance}".encode()).hexdigest()
-        out.append({
-            "stance_id": digest[:16],
-            "doc_id": doc_id,
-            "sentence_id": sentence_id,
-            "page": columns["page"][idx],
-            "holder": row.holder.name,
-            "holder_id": row.holder.holder_id,
-            "holder_is_author": row.holder.is_author,
-            "target": target,
-            "stance": stance,
-            "confidence": round(float(row.confidence), 4),
-            "evidence": columns["text"][idx],
-            "method": row.method,
-        })
+        out.append(
+            {
+                "stance_id": digest[:16],
+                "doc_id": doc_id,
+                "sentence_id": sentence_id,
+                "page": columns["page"][idx],
+                "holder": row.holder.name,
+                "holder_id": row.holder.holder_id,
+                "holder_is_author": row.holder.is_author,
+                "target": target,
+                "stance": stance,
+                "confidence": round(float(row.confidence), 4),
+                "evidence": columns["text"][idx],
+                "method": row.method,
+            }
+        )
     return out

@@ -14,14 +14,68 @@ FIRST_PERSON = {"we", "us", "our", "ours", "i", "me", "my", "ourselves"}
 THIRD_PERSON = {"he", "she", "his", "her", "him", "they", "their", "them", "it", "its"}
 # heads of noun phrases that can hold a view (people and bodies), language-general
 ANIMATE_HEADS = {
-    "leader", "member", "respondent", "council", "government", "minister", "officer", "chair",
-    "boss", "director", "executive", "clinician", "gp", "organisation", "organization", "body",
-    "association", "group", "committee", "board", "trust", "authority", "union", "college",
-    "partner", "stakeholder", "people", "participant", "those", "colleague", "commissioner",
-    "provider", "representative", "team", "secretary", "spokesperson", "campaigner", "author",
-    "panel", "network", "confederation", "federation", "alliance", "partnership", "system",
-    "society", "forum", "department", "agency", "chief", "lead", "manager", "professional",
-    "doctor", "nurse", "councillor", "mp", "peer", "baroness", "lord", "report", "paper",
+    "leader",
+    "member",
+    "respondent",
+    "council",
+    "government",
+    "minister",
+    "officer",
+    "chair",
+    "boss",
+    "director",
+    "executive",
+    "clinician",
+    "gp",
+    "organisation",
+    "organization",
+    "body",
+    "association",
+    "group",
+    "committee",
+    "board",
+    "trust",
+    "authority",
+    "union",
+    "college",
+    "partner",
+    "stakeholder",
+    "people",
+    "participant",
+    "those",
+    "colleague",
+    "commissioner",
+    "provider",
+    "representative",
+    "team",
+    "secretary",
+    "spokesperson",
+    "campaigner",
+    "author",
+    "panel",
+    "network",
+    "confederation",
+    "federation",
+    "alliance",
+    "partnership",
+    "system",
+    "society",
+    "forum",
+    "department",
+    "agency",
+    "chief",
+    "lead",
+    "manager",
+    "professional",
+    "doctor",
+    "nurse",
+    "councillor",
+    "mp",
+    "peer",
+    "baroness",
+    "lord",
+    "report",
+    "paper",
 }
 _DETERMINERS = re.compile(r"^(?:the|this|that|these|those|a|an)\s+", re.IGNORECASE)
 
@@ -66,7 +120,7 @@ def _governing_subject(span: Span) -> Span | None:
             if subject.lower_ in THIRD_PERSON | FIRST_PERSON | {"which", "that", "who"}:
                 return None
             doc = span.doc
-            return doc[subject.left_edge.i:subject.i + 1]
+            return doc[subject.left_edge.i : subject.i + 1]
     return None
 
 
@@ -109,12 +163,33 @@ class HolderResolver:
                 return dict(row)
         return None
 
+    def _owning_name(self, sent: int, span: Span, docs: Sequence[Doc]) -> Holder | None:
+        """An organisation named just before a generic phrase ("NHSE/I report authors")."""
+        text = docs[sent].text
+        candidates: list[tuple[int, int, Mapping[str, Any] | None]] = [
+            (r["start"], r["end"], r) for r in self.entities.get(sent, ()) if r["label"] == "ORG"
+        ]
+        candidates += [
+            (e.start_char, e.end_char, None) for e in docs[sent].ents if e.label_ == "ORG"
+        ]
+        for start, end, row in candidates:
+            gap = text[end : span.start_char] if end <= span.start_char else None
+            if gap is not None and re.fullmatch(r"[\s\w'’]{0,20}", gap) and len(gap.split()) <= 2:
+                if row is not None:
+                    return self._make(
+                        row["text"], row.get("canonical_id"), row.get("canonical_name")
+                    )
+                return self._make(text[start:end])
+        return None
+
     def antecedent(self, sent: int, before: int, docs: Sequence[Doc], person: bool) -> Holder:
         """The nearest organisation (or person) named before ``before`` in sentence ``sent``."""
         labels = ("PERSON",) if person else ("ORG", "PERSON")
         for i in range(sent, max(sent - 4, -1), -1):
             limit = before if i == sent else 10**9
-            rows = [r for r in self.entities.get(i, ()) if r["label"] in labels and r["end"] <= limit]
+            rows = [
+                r for r in self.entities.get(i, ()) if r["label"] in labels and r["end"] <= limit
+            ]
             if rows:
                 row = max(rows, key=lambda r: r["end"])
                 return self._make(row["text"], row.get("canonical_id"), row.get("canonical_name"))
@@ -127,8 +202,10 @@ class HolderResolver:
         """Whether the phrase names the consultation document rather than a body."""
         if span is None or self.document_reference is None:
             return False
-        return bool(self.document_reference.search(span.text)) and not span.ents and (
-            self._entity_in(sent, span.start_char, span.end_char) is None
+        return (
+            bool(self.document_reference.search(span.text))
+            and not span.ents
+            and (self._entity_in(sent, span.start_char, span.end_char) is None)
         )
 
     def owner_holder(self) -> Holder:
@@ -146,9 +223,16 @@ class HolderResolver:
         lower = text.lower()
         entity = self._entity_in(sent, span.start_char, span.end_char)
         if entity is not None:
-            return self._make(entity["text"], entity.get("canonical_id"), entity.get("canonical_name"))
-        ents = [e for e in docs[sent].ents if e.label_ in ("ORG", "PERSON", "NORP")
-                and e.start_char < span.end_char and e.end_char > span.start_char]
+            return self._make(
+                entity["text"], entity.get("canonical_id"), entity.get("canonical_name")
+            )
+        ents = [
+            e
+            for e in docs[sent].ents
+            if e.label_ in ("ORG", "PERSON", "NORP")
+            and e.start_char < span.end_char
+            and e.end_char > span.start_char
+        ]
         if ents:
             return self._make(ents[0].text)
         if lower in FIRST_PERSON or any(
@@ -161,7 +245,9 @@ class HolderResolver:
             governing = _governing_subject(span)
             if governing is not None:
                 return self.resolve(sent, governing, docs)
-            return self.antecedent(sent, span.start_char, docs, lower in ("he", "she", "his", "her", "him"))
+            return self.antecedent(
+                sent, span.start_char, docs, lower in ("he", "she", "his", "her", "him")
+            )
         if self.document_reference is not None and self.document_reference.search(text):
             return self._make(self.owner)
         head = span.root
@@ -171,7 +257,10 @@ class HolderResolver:
         if text == acronym(self.author.name):
             return self.author
         if lemma in ANIMATE_HEADS or head.pos_ == "PROPN":
-            core = docs[sent][span.start:head.i + 1].text
+            owner = self._owning_name(sent, span, docs)
+            if owner is not None:
+                return owner
+            core = docs[sent][span.start : head.i + 1].text
             name, holder_id = self._canonical(core)
             if holder_id is not None:
                 return self._make(core, holder_id, name)

@@ -22,50 +22,55 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
 
-ATTITUDE_VERBS = {
-    "support": 1, "agree": 1, "welcome": 1, "favour": 1, "favor": 1, "prefer": 1,
-    "recommend": 1, "endorse": 1, "back": 1, "advocate": 1, "champion": 1, "applaud": 1,
-    "commend": 1, "embrace": 1, "urge": 1, "concur": 1,
-    "oppose": -1, "disagree": -1, "reject": -1, "object": -1, "resist": -1, "dispute": -1,
-    "criticise": -1, "criticize": -1, "doubt": -1, "fear": -1, "worry": -1, "regret": -1,
-}
-ATTITUDE_NOUNS = {
-    "support": 1, "preference": 1, "agreement": 1, "endorsement": 1, "recommendation": 1,
-    "backing": 1, "favour": 1, "favor": 1, "welcome": 1,
-    "opposition": -1, "concern": -1, "risk": -1, "objection": -1, "reservation": -1, "doubt": -1,
-    "fear": -1, "criticism": -1, "worry": -1, "scepticism": -1, "skepticism": -1,
-}
-ATTITUDE_ADJECTIVES = {
-    "supportive": 1, "keen": 1, "pleased": 1, "delighted": 1, "happy": 1, "content": 1,
-    "enthusiastic": 1, "preferred": 1,
-    "concerned": -1, "worried": -1, "opposed": -1, "sceptical": -1, "skeptical": -1,
-    "unhappy": -1, "ambivalent": 0, "unconvinced": -1, "wary": -1, "disappointed": -1,
-}
-EVALUATIVE = {
-    "sensible": 1, "right": 1, "welcome": 1, "helpful": 1, "good": 1, "positive": 1,
-    "natural": 1, "vital": 1, "essential": 1, "crucial": 1, "beneficial": 1, "appropriate": 1,
-    "exciting": 1, "preferable": 1, "best": 1, "necessary": 1, "needed": 1, "valuable": 1,
-    "useful": 1, "logical": 1, "sense": 1, "merit": 1, "overdue": 1, "important": 1, "key": 1,
-    "desirable": 1,
-    "wrong": -1, "mistake": -1, "unnecessary": -1, "flawed": -1, "damaging": -1, "risky": -1,
-    "incompatible": -1, "foolish": -1, "unwise": -1, "problematic": -1, "distraction": -1,
-    "harmful": -1, "bad": -1, "disastrous": -1, "misguided": -1, "premature": -1,
-    "unworkable": -1, "error": -1, "threat": -1, "danger": -1,
-}
-EFFECT_VERBS = {
-    "risk": -1, "undermine": -1, "threaten": -1, "weaken": -1, "damage": -1, "fragment": -1,
-    "sideline": -1, "jeopardise": -1, "jeopardize": -1, "lose": -1, "erode": -1,
-    "destabilise": -1, "hamper": -1, "hinder": -1, "dilute": -1, "marginalise": -1,
-}
-DEONTIC = {"should", "must", "ought"}
-THOUGHT_VERBS = {
-    "think", "believe", "feel", "consider", "say", "tell", "state", "argue", "note", "suggest",
-    "claim", "insist", "add", "continue", "stress", "emphasise", "emphasize", "explain", "warn",
-    "make", "recognise", "recognize", "conclude", "acknowledge", "hope", "expect", "contend",
-    "maintain", "clarify", "point", "see", "find", "accept", "confirm", "remain", "reiterate",
-}
-_CLAUSAL = {"ccomp", "xcomp", "advcl", "acl", "relcl", "dobj", "pobj", "prep", "attr", "acomp",
-            "oprd", "pcomp", "amod", "nsubj", "nsubjpass", "csubj", "npadvmod"}
+
+def _lexicon(positive: str, negative: str = "", neutral: str = "") -> dict[str, int]:
+    """Word -> polarity from space-separated word lists."""
+    return {
+        **{w: 1 for w in positive.split()},
+        **{w: -1 for w in negative.split()},
+        **{w: 0 for w in neutral.split()},
+    }
+
+
+ATTITUDE_VERBS = _lexicon(
+    "support agree welcome favour favor prefer recommend endorse back advocate champion "
+    "applaud commend embrace urge concur",
+    "oppose disagree reject object resist dispute criticise criticize doubt fear worry regret",
+)
+ATTITUDE_NOUNS = _lexicon(
+    "support preference agreement endorsement recommendation backing favour favor welcome",
+    "opposition concern risk objection reservation doubt fear criticism worry scepticism "
+    "skepticism",
+)
+ATTITUDE_ADJECTIVES = _lexicon(
+    "supportive keen pleased delighted happy content enthusiastic preferred convinced persuaded",
+    "concerned worried opposed sceptical skeptical unhappy unconvinced wary disappointed",
+    "ambivalent",
+)
+EVALUATIVE = _lexicon(
+    "sensible right welcome helpful good positive natural vital essential crucial beneficial "
+    "appropriate exciting preferable best necessary needed valuable useful logical sense merit "
+    "overdue important key desirable workable ideal",
+    "wrong mistake unnecessary flawed damaging risky incompatible foolish unwise problematic "
+    "distraction harmful bad disastrous misguided premature unworkable error threat danger",
+)
+EFFECT_VERBS = _lexicon(
+    "",
+    "risk undermine threaten weaken damage fragment sideline jeopardise jeopardize lose erode "
+    "destabilise hamper hinder dilute marginalise",
+)
+# verbs of commitment to one's own programme: "developing our place-based partnerships"
+COMMITMENT_VERBS = frozenset(
+    _lexicon("develop strengthen build expand prioritise prioritize invest deepen grow embed")
+)
+DEONTIC = frozenset({"should", "must", "ought"})
+THOUGHT_VERBS = frozenset(
+    _lexicon(
+        "think believe feel consider say tell state argue note suggest claim insist add continue "
+        "stress emphasise emphasize explain warn make recognise recognize conclude acknowledge "
+        "hope expect contend maintain clarify point see find accept confirm remain reiterate"
+    )
+)
 _LIFT = {"acomp", "attr", "dobj", "pobj", "prep", "amod", "compound", "oprd", "npadvmod", "conj"}
 _SUBJECTS = {"nsubj", "nsubjpass", "csubj"}
 _EXPLETIVE = {"it", "there", "this", "that", "which", "what", "who"}
@@ -149,9 +154,12 @@ def _speaker(head: Token) -> tuple[int, int] | None:
     while node.head.i != node.i and node.dep_ not in ("conj", "parataxis"):
         node = node.head
         subject = _subject(node)
-        if node.lemma_.lower() in THOUGHT_VERBS | set(ATTITUDE_VERBS) and subject is not None:
-            if subject.lower_ not in _EXPLETIVE:
-                return _span(subject)
+        if (
+            node.lemma_.lower() in THOUGHT_VERBS | set(ATTITUDE_VERBS)
+            and subject is not None
+            and subject.lower_ not in _EXPLETIVE
+        ):
+            return _span(subject)
     return None
 
 
@@ -167,11 +175,12 @@ def _governing_negations(head: Token) -> int:
 
 def _complement_negated(cue: Token, head: Token) -> bool:
     """A negated infinitive after an evaluative word: "a mistake not to include ..."."""
-    for token in head.subtree:
-        if token.i > cue.i and token.dep_ in ("xcomp", "acl", "ccomp", "advcl", "relcl"):
-            if _negations(token):
-                return True
-    return False
+    return any(
+        token.i > cue.i
+        and token.dep_ in ("xcomp", "acl", "ccomp", "advcl", "relcl")
+        and _negations(token) > 0
+        for token in head.subtree
+    )
 
 
 _PREDICATIVE = {"acomp", "attr", "ROOT", "oprd", "xcomp", "ccomp", "conj", "appos"}
@@ -186,8 +195,22 @@ def _predicative(token: Token) -> bool:
     return token.dep_ in ("amod", "compound") and token.head.dep_ in _PREDICATIVE
 
 
-_RAISE_VERBS = {"bring", "pose", "carry", "create", "raise", "have", "see", "identify", "express",
-                "share", "voice", "state", "outline", "set"}
+_RAISE_VERBS = {
+    "bring",
+    "pose",
+    "carry",
+    "create",
+    "raise",
+    "have",
+    "see",
+    "identify",
+    "express",
+    "share",
+    "voice",
+    "state",
+    "outline",
+    "set",
+}
 _HELP_VERBS = {"offer", "provide", "give", "receive", "need", "require", "package"}
 _NOUN_COMPLEMENTS = {"for", "about", "over", "to", "with", "regarding", "around", "that", "at"}
 
@@ -207,6 +230,14 @@ def _anchored(noun: Token) -> bool:
     )
 
 
+def _own_object(verb: Token) -> bool:
+    """The verb's object is the writer's own ("our partnerships")."""
+    return any(
+        c.dep_ == "dobj" and any(p.dep_ == "poss" and p.lower_ in ("our", "my") for p in c.children)
+        for c in verb.children
+    )
+
+
 def _has_subject(token: Token) -> bool:
     if _subject(token) is not None or any(c.dep_ == "agent" for c in token.children):
         return True
@@ -217,12 +248,13 @@ def _classify(token: Token) -> tuple[str, int] | None:
     lemma = token.lemma_.lower()
     lower = token.lower_
     if lemma in ATTITUDE_VERBS and (
-        token.pos_ in ("VERB", "AUX")
-        or any(c.dep_ in ("dobj", "ccomp") for c in token.children)
+        token.pos_ in ("VERB", "AUX") or any(c.dep_ in ("dobj", "ccomp") for c in token.children)
     ):
         if not _has_subject(token) and not _compound_holder(token):
             return None
         return "attitude", ATTITUDE_VERBS[lemma]
+    if token.pos_ == "VERB" and lemma in COMMITMENT_VERBS and _own_object(token):
+        return "commitment", 1
     if token.pos_ == "VERB" and lemma in EFFECT_VERBS:
         return "effect", EFFECT_VERBS[lemma]
     if lower == "concerned" and any(c.lower_ in ("with", "in", "by") for c in token.children):
@@ -234,11 +266,13 @@ def _classify(token: Token) -> tuple[str, int] | None:
     if token.pos_ in ("NOUN", "PROPN") and lemma in ATTITUDE_NOUNS and _anchored(token):
         return "attitude_noun", ATTITUDE_NOUNS[lemma]
     if token.pos_ in ("ADJ", "NOUN", "VERB") and (lemma in EVALUATIVE or lower in EVALUATIVE):
-        if token.pos_ == "VERB" and lower != "needed" or not _predicative(token):
+        if (token.pos_ == "VERB" and lower != "needed") or not _predicative(token):
             return None
         return "evaluative", EVALUATIVE.get(lower, EVALUATIVE.get(lemma, 0))
-    if lower in DEONTIC and token.dep_ == "aux" or (
-        lemma == "need" and token.pos_ == "VERB" and any(c.dep_ == "xcomp" for c in token.children)
+    if (lower in DEONTIC and token.dep_ == "aux") or (
+        lemma == "need"
+        and token.pos_ == "VERB"
+        and any(c.dep_ == "xcomp" for c in token.children)
         and not any(c.lower_ in ("will", "would", "'ll") for c in token.children)
     ):
         return "deontic", 1
@@ -335,7 +369,7 @@ def find_cues(doc: Doc) -> list[Cue]:
     found: list[Cue] = []
     for token in doc:
         classified = _classify(token)
-        if classified is None or classified[1] == 0 and classified[0] != "attitude_adj":
+        if classified is None or (classified[1] == 0 and classified[0] != "attitude_adj"):
             continue
         kind, polarity = classified
         head = token.head if kind == "deontic" else _clause_head(token)
@@ -348,7 +382,8 @@ def find_cues(doc: Doc) -> list[Cue]:
             flips = _negations(head) + _governing_negations(head)
         if kind == "evaluative" and polarity < 0 and _complement_negated(token, head):
             flips += 1
-        scope_root = token if kind == "attitude" and token.pos_ not in ("VERB", "AUX") else head
+        mistagged = kind == "attitude" and token.pos_ not in ("VERB", "AUX")
+        scope_root = token if mistagged or kind == "commitment" else head
         found.append(
             Cue(
                 token=token.i,

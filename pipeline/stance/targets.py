@@ -151,8 +151,9 @@ class TargetSet(_Strict):
             return found
         weak = _first_hits(self._weak_patterns, text)
         contexts = self._weak_contexts
-        return {t: span for t, span in weak.items()
-                if (ctx := contexts[t]) is None or ctx.search(text)}
+        return {
+            t: span for t, span in weak.items() if (ctx := contexts[t]) is None or ctx.search(text)
+        }
 
     def ordinal_mentions(self, text: str) -> dict[str, int]:
         """Targets named by an ordinal ("the second option"), with offsets."""

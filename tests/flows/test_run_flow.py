@@ -84,3 +84,20 @@ def test_changing_a_later_stage_config_keeps_ingestion(
 
     if stage("pipeline.stance") is not None:
         assert summary["analysed"] == 3
+
+
+def test_lost_manifest_reuses_prefect_cache(prefect_api: str, tiny_corpus: Path,
+                                            tmp_path: Path) -> None:
+    import httpx
+
+    out = tmp_path / "out"
+    _run(tiny_corpus, out)
+    before = OutputStore(out).read_table("documents").num_rows
+    (out / "_state" / "manifest.json").unlink()
+    summary = _run(tiny_corpus, out)
+    assert _counts(summary) == (3, 0, 1, 0)
+    assert OutputStore(out).read_table("documents").num_rows == before
+    cached = httpx.post(f"{prefect_api}/task_runs/filter", timeout=10, json={
+        "task_runs": {"state": {"name": {"any_": ["Cached"]}}}}).json()
+    flow_run_ids = {r["flow_run_id"] for r in cached if r["name"].startswith("ingest-document")}
+    assert flow_run_ids, "no ingest task was served from Prefect's cache"

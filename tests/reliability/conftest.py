@@ -7,7 +7,7 @@ against one Prefect server started here, so no run pays for starting its own.
 from __future__ import annotations
 
 import os
-import sys
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +16,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
-sys.path.insert(0, str(ROOT / "scripts"))
 
 # Before Prefect is first imported by anything in this session.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="stancemap-prefect-rel-"))
@@ -39,3 +38,15 @@ def stancemap_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def run_cli(args: list[str], env: dict[str, str], script: str | None = None,
+            extra_env: dict[str, str] | None = None,
+            timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run ``stancemap ARGS`` (or the module ``script`` that wraps it) in a child process."""
+    import sys
+
+    command = [sys.executable, script] if script else [sys.executable, "-m", "stancemap.cli"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **env, "NO_COLOR": "1", **(extra_env or {})},
+                          timeout=timeout)

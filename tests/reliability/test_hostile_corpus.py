@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-import hostile_corpus as hc
 from pipeline.io import OutputStore
+from scripts import hostile_corpus as hc
 from tests.reliability.conftest import SHARED
 
 pytestmark = pytest.mark.slow

@@ -21,7 +21,8 @@ SOURCES = sorted(p for folder in ("pipeline", "flows", "stancemap")
 
 # Calls that can run code hidden in data. yaml.load is only safe with SafeLoader/CSafeLoader.
 DANGEROUS = {
-    "pickle": re.compile(r"\b(c?pickle|dill|cloudpickle|shelve|marshal)\.(loads?|Unpickler|open)\b"),
+    "pickle": re.compile(
+        r"\b(c?pickle|dill|cloudpickle|shelve|marshal)\.(loads?|Unpickler|open)\b"),
     "joblib": re.compile(r"\bjoblib\b"),
     "eval/exec": re.compile(r"(?<![\w.])(eval|exec|execfile|compile)\s*\("),
     "yaml.load": re.compile(r"\byaml\.(load|load_all|unsafe_load|full_load)\s*\("),

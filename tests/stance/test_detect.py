@@ -22,14 +22,18 @@ def test_plain_support_and_oppose(run: Run) -> None:
 
 
 def test_negation_and_disagreement(run: Run) -> None:
-    rows = run([
-        "We disagree that Option 2 would make partners work together more closely.",
-        "We do not support a statutory footing for systems.",
-        "We cannot agree that specialised commissioning should move to systems.",
-    ])
-    assert taken(rows) == {(AUTHOR, "option_2", "oppose"),
-                           (AUTHOR, "q1_statutory_footing", "oppose"),
-                           (AUTHOR, "q4_delegated_commissioning", "oppose")}
+    rows = run(
+        [
+            "We disagree that Option 2 would make partners work together more closely.",
+            "We do not support a statutory footing for systems.",
+            "We cannot agree that specialised commissioning should move to systems.",
+        ]
+    )
+    assert taken(rows) == {
+        (AUTHOR, "option_2", "oppose"),
+        (AUTHOR, "q1_statutory_footing", "oppose"),
+        (AUTHOR, "q4_delegated_commissioning", "oppose"),
+    }
 
 
 def test_negated_belief_flips_the_judgement(run: Run) -> None:
@@ -42,12 +46,15 @@ def test_double_negation_is_support(run: Run) -> None:
     assert taken(rows) == {(AUTHOR, "local_government_role", "support")}
 
 
-@pytest.mark.parametrize("text", [
-    "We support the second option, provided that councils keep a vote on the board.",
-    "We support Option 2 subject to safeguards for primary care.",
-    "We would back Option 2 as long as the transition is funded.",
-    "We welcome Option 2; however, the new body must answer to local people.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We support the second option, provided that councils keep a vote on the board.",
+        "We support Option 2 subject to safeguards for primary care.",
+        "We would back Option 2 as long as the transition is funded.",
+        "We welcome Option 2; however, the new body must answer to local people.",
+    ],
+)
 def test_conditional_support(run: Run, text: str) -> None:
     assert taken(run([text])) == {(AUTHOR, "option_2", "conditional")}
 
@@ -59,14 +66,18 @@ def test_hedge_lowers_confidence(run: Run) -> None:
 
 
 def test_description_takes_no_side(run: Run) -> None:
-    rows = run([
-        "Option 1: a statutory committee of existing bodies with an accountable officer.",
-        "Option 2: a statutory ICS NHS body that absorbs CCG functions.",
-        "The paper sets out the first option and the second option in detail.",
-    ])
+    rows = run(
+        [
+            "Option 1: a statutory committee of existing bodies with an accountable officer.",
+            "Option 2: a statutory ICS NHS body that absorbs CCG functions.",
+            "The paper sets out the first option and the second option in detail.",
+        ]
+    )
     assert taken(rows) == set()
-    assert {(r["target"], r["stance"]) for r in rows} == {("option_1", "neutral"),
-                                                           ("option_2", "neutral")}
+    assert {(r["target"], r["stance"]) for r in rows} == {
+        ("option_1", "neutral"),
+        ("option_2", "neutral"),
+    }
 
 
 def test_question_layout_answer_in_the_same_sentence(run: Run) -> None:
@@ -75,12 +86,14 @@ def test_question_layout_answer_in_the_same_sentence(run: Run) -> None:
 
 
 def test_form_numbering_is_mapped_by_question_wording(run: Run) -> None:
-    rows = run([
-        "Q7.",
-        "Do you agree that giving ICSs a statutory footing is the right foundation?",
-        "Response:",
-        "Strongly disagree.",
-    ])
+    rows = run(
+        [
+            "Q7.",
+            "Do you agree that giving ICSs a statutory footing is the right foundation?",
+            "Response:",
+            "Strongly disagree.",
+        ]
+    )
     assert taken(rows) == {(AUTHOR, "q1_statutory_footing", "oppose")}
 
 
@@ -89,12 +102,14 @@ def test_answer_word_without_a_question_is_ignored(run: Run) -> None:
 
 
 def test_ordinal_and_anaphora(run: Run) -> None:
-    rows = run([
-        "The paper offers a statutory committee model and a statutory NHS body.",
-        "We prefer the second.",
-        "Option 1 was discussed at length.",
-        "We do not support this option.",
-    ])
+    rows = run(
+        [
+            "The paper offers a statutory committee model and a statutory NHS body.",
+            "We prefer the second.",
+            "Option 1 was discussed at length.",
+            "We do not support this option.",
+        ]
+    )
     assert taken(rows) == {(AUTHOR, "option_2", "support"), (AUTHOR, "option_1", "oppose")}
 
 
@@ -106,8 +121,10 @@ def test_cited_holder_through_the_register(run: Run) -> None:
 
 def test_cited_view_then_endorsed_by_the_author(run: Run) -> None:
     rows = run(["The federation recommends Option 1.", "This makes sense to us."])
-    assert taken(rows) == {("Care Federation", "option_1", "support"),
-                           (AUTHOR, "option_1", "support")}
+    assert taken(rows) == {
+        ("Care Federation", "option_1", "support"),
+        (AUTHOR, "option_1", "support"),
+    }
 
 
 def test_stated_preference_belongs_to_the_consultation_owner(run: Run) -> None:
@@ -127,3 +144,9 @@ def test_author_falls_back_to_a_placeholder(run: Run) -> None:
 
 def test_empty_document_gives_an_empty_table(run: Run) -> None:
     assert run([]) == []
+
+
+def test_commitment_to_own_programme_is_support(run: Run) -> None:
+    rows = run(["Strengthening our place-based partnerships with the voluntary sector."])
+    assert taken(rows) == {(AUTHOR, "place_subsidiarity", "support")}
+    assert taken(run(["Partners will develop place-based budgets."])) == set()

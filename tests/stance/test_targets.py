@@ -14,16 +14,32 @@ MINIMAL = {
     "name": "parks",
     "consultation": {"owner": "City Parks Board", "document_references": ["the plan"]},
     "targets": [
-        {"id": "late_opening", "label": "Late opening", "description": "Parks open until 10pm.",
-         "aliases": ["late opening", "open later"], "ordinals": ["first"], "question": 1},
-        {"id": "dog_zones", "label": "Dog zones", "description": "Fenced areas for dogs.",
-         "aliases": ["dog zones"], "weak_aliases": ["fencing"], "weak_context": ["dog"],
-         "ordinals": ["second"], "question": 2},
+        {
+            "id": "late_opening",
+            "label": "Late opening",
+            "description": "Parks open until 10pm.",
+            "aliases": ["late opening", "open later"],
+            "ordinals": ["first"],
+            "question": 1,
+        },
+        {
+            "id": "dog_zones",
+            "label": "Dog zones",
+            "description": "Fenced areas for dogs.",
+            "aliases": ["dog zones"],
+            "weak_aliases": ["fencing"],
+            "weak_context": ["dog"],
+            "ordinals": ["second"],
+            "question": 2,
+        },
     ],
     "anaphora": ["this option"],
     "question_layouts": [r"^\s*(?:question|q)\s*(?P<n>\d+)\b"],
-    "answer_words": {"support": ["agree"], "oppose": ["disagree", "strongly disagree"],
-                     "conditional": ["partly"]},
+    "answer_words": {
+        "support": ["agree"],
+        "oppose": ["disagree", "strongly disagree"],
+        "conditional": ["partly"],
+    },
 }
 
 
@@ -34,9 +50,15 @@ def _write(tmp_path: Path, data: object) -> Path:
 
 
 def test_shipped_file_has_the_seven_core_targets(targets: TargetSet) -> None:
-    assert targets.ids == ["option_1", "option_2", "q1_statutory_footing",
-                           "q3_permissive_membership", "q4_delegated_commissioning",
-                           "place_subsidiarity", "local_government_role"]
+    assert targets.ids == [
+        "option_1",
+        "option_2",
+        "q1_statutory_footing",
+        "q3_permissive_membership",
+        "q4_delegated_commissioning",
+        "place_subsidiarity",
+        "local_government_role",
+    ]
     assert targets.by_question(2) is not None and targets.by_question(2).id == "option_2"
 
 
@@ -55,27 +77,34 @@ def test_weak_alias_needs_its_context(tmp_path: Path) -> None:
     assert loaded.mentions("Late opening needs new fencing for dogs.") == {"late_opening": 0}
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Strongly disagree.", "oppose"),
-    ("Disagree", "oppose"),
-    ("Response: Agree", "support"),
-    ("Partly, if the budget allows.", "conditional"),
-    ("Agreements were signed in May.", None),
-    ("We agree with the plan.", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Strongly disagree.", "oppose"),
+        ("Disagree", "oppose"),
+        ("Response: Agree", "support"),
+        ("Partly, if the budget allows.", "conditional"),
+        ("Agreements were signed in May.", None),
+        ("We agree with the plan.", None),
+    ],
+)
 def test_answer_words(tmp_path: Path, text: str, expected: str | None) -> None:
     assert load_targets(_write(tmp_path, MINIMAL)).answer_stance(text) == expected
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"colour": "green"}, "colour"),
-    ({"targets": []}, "targets"),
-    ({"question_layouts": ["^(unclosed"]}, "bad question layout"),
-    ({"question_layouts": [r"^q\d+"]}, "named group 'n'"),
-    ({"consultation": {"owner": ""}}, "owner"),
-])
-def test_invalid_files_raise_config_error(tmp_path: Path, change: dict[str, object],
-                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": "green"}, "colour"),
+        ({"targets": []}, "targets"),
+        ({"question_layouts": ["^(unclosed"]}, "bad question layout"),
+        ({"question_layouts": [r"^q\d+"]}, "named group 'n'"),
+        ({"consultation": {"owner": ""}}, "owner"),
+    ],
+)
+def test_invalid_files_raise_config_error(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
         load_targets(_write(tmp_path, {**MINIMAL, **change}))
 

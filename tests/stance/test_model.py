@@ -1,0 +1,71 @@
+"""The classifier heads: fit, predict, save and load without pickle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.config import load_settings
+from pipeline.errors import ConfigError
+from pipeline.stance.model import (
+    SoftmaxClassifier,
+    StanceModel,
+    load_stance_model,
+    read_stance_model,
+    save_stance_model,
+)
+
+X = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.5, 0.5], [0.45, 0.55]])
+Y = ["support", "support", "oppose", "oppose", "neutral", "neutral"]
+
+
+def test_fit_returns_self_and_separates_classes() -> None:
+    clf = SoftmaxClassifier(c=10.0)
+    assert clf.fit(X, Y) is clf
+    proba = clf.predict_proba(X)
+    assert clf.classes_ == ["neutral", "oppose", "support"]
+    assert proba.shape == (6, 3)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert [clf.classes_[i] for i in proba.argmax(axis=1)][:4] == Y[:4]
+
+
+def test_save_and_read_round_trip(tmp_path: Path) -> None:
+    head = SoftmaxClassifier().fit(X, Y)
+    model = StanceModel(head, head, "all-MiniLM-L6-v2", info={"n_sentences": 6})
+    path = tmp_path / "clf.npz"
+    save_stance_model(model, path)
+    again = read_stance_model(path)
+    assert again.info == {"n_sentences": 6}
+    assert np.allclose(again.stance.predict_proba(X), head.predict_proba(X), atol=1e-6)
+    stance, target = again.predict(X[:1].astype(np.float32))
+    assert set(stance[0]) == {"neutral", "oppose", "support"} and target[0] == stance[0]
+
+
+def test_unreadable_weights_raise_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="train_stance"):
+        read_stance_model(tmp_path / "absent.npz")
+    head = SoftmaxClassifier().fit(X, Y)
+    path = tmp_path / "clf.npz"
+    save_stance_model(StanceModel(head, head, "all-MiniLM-L6-v2"), path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["classes"]["stance"] = ["only", "two"]
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="class list"):
+        read_stance_model(path)
+
+
+def test_shipped_weights_match_the_training_file() -> None:
+    settings = load_settings()
+    model = load_stance_model(settings)
+    assert model.method == settings.stance.method
+    assert model.min_confidence == settings.stance.min_confidence
+    assert set(model.stance.classes_) == {"support", "oppose", "conditional", "neutral"}
+    data = settings.resolve(Path(model.info["training_file"])).read_bytes()
+    import hashlib
+
+    assert hashlib.sha256(data).hexdigest() == model.info["training_sha256"], (
+        "models/stance/training_sentences.csv changed: run scripts/train_stance.py"
+    )

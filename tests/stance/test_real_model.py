@@ -1,0 +1,69 @@
+"""The shipped classifier with the rules, the demo corpus and the acceptance scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.config import load_settings
+from pipeline.stance import load_stance_model
+from tests.stance.helpers import taken
+
+pytestmark = pytest.mark.slow
+Run = Callable[..., list[dict[str, Any]]]
+
+
+def test_hybrid_rows_record_which_component_decided(run: Run) -> None:
+    model = load_stance_model(load_settings())
+    rows = run(
+        [
+            "We strongly support the second option.",
+            "Option 2: a statutory ICS NHS body that takes on CCG functions.",
+        ],
+        model=model,
+    )
+    assert taken(rows) == {("Northshire Council", "option_2", "support")}
+    methods = {(r["stance"], r["method"]) for r in rows}
+    assert ("support", "hybrid") in methods
+    assert ("neutral", "rules") in methods
+
+
+def test_board_paper_takes_no_option_stance(tmp_path: Path, corpus_dir: Path) -> None:
+    from pipeline.evaluate import analyse_folder
+
+    paper = corpus_dir / "nhs-england-board-2019-03-establishing-icss.txt"
+    (tmp_path / paper.name).write_bytes(paper.read_bytes())
+    _, stances, positions = analyse_folder(tmp_path, load_settings())
+    assert stances.num_rows > 0
+    options = [
+        p
+        for p in positions.to_pylist()
+        if p["target"].startswith("option_") and p["stance"] != "neutral"
+    ]
+    assert options == []
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("gold", "docs", "minimum"),
+    [
+        ("gold/seed_stances.csv", "seeds", 0.9),
+        ("dev/gold_stances.csv", "dev/docs", 0.8),
+    ],
+)
+def test_acceptance_scores(shared_dir: Path, gold: str, docs: str, minimum: float) -> None:
+    from pipeline.entities import load_register
+    from pipeline.evaluate import analyse_folder, evaluate
+
+    settings = load_settings()
+    documents, _, positions = analyse_folder(shared_dir / docs, settings)
+    result = evaluate(
+        shared_dir / gold, shared_dir / docs, positions, documents, load_register(settings)
+    )
+    lenient = result.scores["lenient (conditional = support)"]
+    assert lenient["overall"].f1 >= minimum, result.to_markdown()
+    if docs == "seeds":
+        assert lenient["author-held"].f1 >= minimum and lenient["cited"].f1 >= minimum

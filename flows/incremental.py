@@ -30,6 +30,8 @@ MANIFEST_VERSION = 1
 DOC_STAGES = ("ingest", "entities", "stance")
 CORPUS_STAGES = ("organisations", "arguments", "report")
 DOC_TABLES = tuple(sorted(PARTITIONED - {"errors"}))
+# Ingest failures caused by the file changing or vanishing while it was read: retried next run.
+RETRY_KINDS = frozenset({"changed", "missing"})
 
 
 def file_sha256(path: Path) -> str:
@@ -249,6 +251,8 @@ def commit_ingest(store: OutputStore, manifest: Manifest, source: Any, result: M
         sha = sha or content_sha(source)
     except OSError:
         size, mtime, side, sha = -1, -1, None, sha or ""
+    if result.get("error") in RETRY_KINDS:  # the file was moving: look at it again next run
+        size, mtime, sha = -1, -1, ""
     errors = {"ingest": error_key(rel, "ingest")} if result.get("error") else {}
     # A crash of our own ("internal", e.g. I/O after retries) is retried by the next run.
     done = {} if result.get("error") == "internal" else {"ingest": fingerprint}

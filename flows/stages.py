@@ -170,8 +170,9 @@ def _stance(rel_path: str, doc_id: str, document: dict[str, Any], sentences: pa.
     try:
         targets = cached("targets", fingerprints["stance"],
                          lambda: stance_mod.load_targets(settings.resolve(settings.stance.targets)))
-        model = cached("stance_model", fingerprints["stance"],
-                       lambda: stance_mod.load_stance_model(settings))
+        folder = store.cache_dir("embeddings")  # shared with the arguments stage
+        model = cached("stance_model", f"{fingerprints['stance']}|{folder}",
+                       lambda: stance_mod.load_stance_model(settings, folder))
         entities = result.entities if result else store.read_table("entities", {doc_id})
         stances = stance_mod.detect_stances(
             document, sentences, docs, entities, targets, model, register=register,

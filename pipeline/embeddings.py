@@ -1,9 +1,11 @@
 """Sentence embeddings with an on-disk cache keyed by text hash, on torch or ONNX Runtime.
 
 The cache is a folder of ``.npz`` shards, each holding ``keys`` (hex text hashes) and
-``vectors`` (float32, L2-normalised). A run loads every shard, embeds only the texts whose
-hash is missing and writes them as one new shard, so a re-run on the same corpus embeds
-nothing. No pickles: shards are read with ``allow_pickle=False``.
+``vectors`` (float32, L2-normalised). A call loads every shard it has not read yet, embeds
+only the texts whose hash is missing and writes them as one new shard, so a re-run on the same
+corpus embeds nothing. The stance stage embeds each document's sentences through the same
+cache, so the arguments stage finds most vectors there. No pickles: shards are read with
+``allow_pickle=False``.
 
 Backends (``nlp.embedding_backend``): ``torch`` runs sentence-transformers; ``onnx`` exports
 the same model once to ONNX in the cache folder (no network) and runs it with ONNX Runtime,
@@ -18,6 +20,7 @@ import hashlib
 import io
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -35,6 +38,11 @@ log = logging.getLogger(__name__)
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length: longer inputs are truncated
 _ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+# Threads of one process (a threaded task runner) must not export at the same time
+# (torch.onnx.export keeps global state) nor share a fast tokenizer ("Already borrowed").
+_EXPORT_LOCK = threading.Lock()
+_TOKENIZER_LOCK = threading.Lock()
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 """Maps texts to a ``(len(texts), dim)`` float array (need not be normalised)."""
@@ -83,7 +91,7 @@ def _export_onnx(model_name: str, path: Path, quantise: bool) -> None:
 
     sample = torch.ones((2, 8), dtype=torch.int64)
     axes = {name: {0: "batch", 1: "tokens"} for name in (*_ONNX_INPUTS, "hidden")}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     log.info("exporting %s to ONNX%s at %s", model_name, " (int8)" if quantise else "", path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -122,16 +130,18 @@ def onnx_fn(model_name: str, batch_size: int, folder: Path, quantise: bool = Fal
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         path = folder / f"{model_name}{'-int8' if quantise else ''}.onnx"
-        if not path.exists():
-            _export_onnx(model_name, path, quantise)
+        with _EXPORT_LOCK:
+            if not path.exists():
+                _export_onnx(model_name, path, quantise)
         session, tokenizer = _onnx_session(str(path)), _tokenizer(model_name)
         # Batch texts of similar length together, as sentence-transformers does: less padding.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         vectors = np.empty((len(texts), 0), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
-            encoded = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                max_length=MAX_TOKENS, return_tensors="np")
+            with _TOKENIZER_LOCK:
+                encoded = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
+                                    max_length=MAX_TOKENS, return_tensors="np")
             feed = {name: encoded[name].astype(np.int64) for name in _ONNX_INPUTS}
             hidden = session.run(None, feed)[0]
             mask = feed["attention_mask"][..., None].astype(np.float32)
@@ -167,6 +177,8 @@ class EmbeddingCache:
 
     ``namespace`` (e.g. the model name) prefixes the shard names so that two models never
     share vectors. ``n_embedded_`` counts the texts sent to ``embed_fn`` by this instance.
+    Shards are immutable once written, so an instance reads each one once and keeps its
+    vectors in memory: repeated calls (one per document) only read shards new since the last.
     """
 
     def __init__(self, folder: Path, embed_fn: EmbedFn, namespace: str, batch_size: int = 64):
@@ -175,6 +187,8 @@ class EmbeddingCache:
         self.namespace = namespace
         self.batch_size = batch_size
         self.n_embedded_ = 0
+        self._known: dict[str, np.ndarray] = {}
+        self._read: set[str] = set()
 
     def _shards(self) -> list[Path]:
         prefix = f"{self._safe_namespace()}-"
@@ -186,18 +200,19 @@ class EmbeddingCache:
         return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.namespace)
 
     def _load(self, wanted: set[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
         for shard in self._shards():
+            if shard.name in self._read:
+                continue
             try:
                 with np.load(shard, allow_pickle=False) as data:
                     keys, vectors = data["keys"], data["vectors"]
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("ignoring unreadable embedding shard %s: %s", shard, exc)
                 continue
-            for i, key in enumerate(keys.tolist()):
-                if key in wanted and key not in found:
-                    found[key] = vectors[i]
-        return found
+            self._read.add(shard.name)
+            for key, vector in zip(keys.tolist(), vectors, strict=True):
+                self._known.setdefault(key, vector)
+        return {key: self._known[key] for key in wanted if key in self._known}
 
     def _save(self, keys: list[str], vectors: np.ndarray) -> Path:
         buffer = io.BytesIO()
@@ -209,7 +224,9 @@ class EmbeddingCache:
     def compact(self, max_shards: int = 16) -> None:
         """Merge the shards into one when there are more than ``max_shards`` of them.
 
-        Each run that embeds new text adds a shard; merging keeps loading fast. The merged
+        Each call that embeds new text adds a shard (the stance stage: one per document);
+        merging keeps loading fast. It is not done on every :meth:`embed` (that would rewrite
+        the cache every few documents) but by the corpus-level stage, once per run. The merged
         shard is written before the old ones are removed, so no vector is ever lost.
         """
         shards = self._shards()
@@ -228,6 +245,7 @@ class EmbeddingCache:
         for shard in shards:
             if shard != merged:
                 shard.unlink(missing_ok=True)
+        self._read.add(merged.name)
         log.info("embedding cache: merged %d shards into %s", len(shards), merged.name)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -241,8 +259,8 @@ class EmbeddingCache:
         if missing:
             new_keys = sorted(missing)
             new_vectors = self._embed_batches([missing[k] for k in new_keys])
-            self._save(new_keys, new_vectors)
-            self.compact()
+            self._read.add(self._save(new_keys, new_vectors).name)
+            self._known.update(zip(new_keys, new_vectors, strict=True))
             known.update(zip(new_keys, new_vectors, strict=True))
             self.n_embedded_ += len(new_keys)
         log.info("embeddings: %d texts, %d from cache, %d new",

@@ -188,7 +188,9 @@ TABLES: dict[str, pa.Schema] = {
 }
 
 # Tables stored as one parquet part per document (or per source file, for errors).
-PARTITIONED = frozenset({"documents", "pages", "sentences", "entities", "stances", "positions", "errors"})
+PARTITIONED = frozenset(
+    {"documents", "pages", "sentences", "entities", "stances", "positions", "errors"}
+)
 
 
 def empty_table(name: str) -> pa.Table:

@@ -181,21 +181,22 @@ def floor_spacy(sentences: list[str], model: str, batch_size: int) -> tuple[floa
     return time.monotonic() - started, words
 
 
-def floor_embeddings(texts: list[str], model: str, batch_size: int,
+def floor_embeddings(texts: list[str], nlp: Any, folder: Path,
                      sample: int = 2000) -> tuple[float, int]:
-    """Seconds to embed ``texts`` (timed on a sample, scaled); how many texts."""
-    from pipeline.nlp import load_embedder
+    """Seconds for the configured embedding backend (``nlp.embedding_backend``, the one the run
+    uses; exported model files are taken from ``folder``) to embed ``texts``, without the cache
+    (timed on a sample, scaled); how many texts."""
+    from pipeline.embeddings import embedder_for
 
     if not texts:
         return 0.0, 0
-    embedder: Any = load_embedder(model)
+    embed = embedder_for(nlp, folder).embed_fn
+    embed(texts[:2])  # load the model outside the timing, as the other floors do
     part = texts[:sample]
     started = time.monotonic()
-    embedder.encode(part, batch_size=batch_size, show_progress_bar=False)
+    for i in range(0, len(part), nlp.embedding_batch_size):
+        embed(part[i : i + nlp.embedding_batch_size])
     return (time.monotonic() - started) * len(texts) / len(part), len(texts)
-
-
-# --- report ------------------------------------------------------------------------------
 
 
 def machine() -> dict[str, Any]:
@@ -256,7 +257,8 @@ def render(results: dict[str, Any]) -> str:
               f"{_rate(fl['pdf_pages'], fl['pdfplumber_s'])} pages/s |",
               f"| spaCy `nlp.pipe`, every sentence | {fl['spacy_s']:.1f} | "
               f"{_rate(fl['words'], fl['spacy_s'])} words/s |",
-              f"| embedding model, the {fl['embedded']} argument texts (sample, scaled) | "
+              f"| embedding model ({fl.get('embedding_backend', 'torch')}), the "
+              f"{fl['embedded']} argument texts (sample, scaled) | "
               f"{fl['embeddings_s']:.1f} | {_rate(fl['embedded'], fl['embeddings_s'])} "
               "sentences/s |",
               f"| floor total | {floor_total:.1f} | |", "",
@@ -334,11 +336,11 @@ def _floor(corpus: Path, out: Path) -> dict[str, Any]:
     sentences = store.read_table("sentences").column("text").to_pylist()
     spacy_s, words = floor_spacy(sentences, settings.nlp.spacy_model, settings.nlp.batch_size)
     texts = store.read_table("arguments").column("text").to_pylist()
-    embed_s, embedded = floor_embeddings(texts, settings.nlp.embedding_model,
-                                         settings.nlp.embedding_batch_size)
+    embed_s, embedded = floor_embeddings(texts, settings.nlp, store.cache_dir("embeddings"))
     return {"pdfplumber_s": round(pdf_s, 2), "pdf_pages": pdf_pages,
             "spacy_s": round(spacy_s, 2), "words": words,
-            "embeddings_s": round(embed_s, 2), "embedded": embedded}
+            "embeddings_s": round(embed_s, 2), "embedded": embedded,
+            "embedding_backend": settings.nlp.embedding_backend}
 
 
 def _scaling(workdir: Path, n_docs: int, seconds: float) -> dict[str, float] | None:

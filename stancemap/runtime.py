@@ -37,6 +37,9 @@ def configure_prefect(log_level: str = "WARNING") -> None:
     defaults = {
         "PREFECT_HOME": str(stancemap_home() / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # The temporary server's first start (database set-up) can take over Prefect's 20 s
+        # default on a busy machine.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         "PREFECT_LOGGING_LEVEL": "INFO",
         "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": log_level,
         "PREFECT_LOGGING_EXTRA_LOGGERS": "pipeline,flows",

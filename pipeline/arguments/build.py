@@ -282,9 +282,12 @@ def build_arguments(store: OutputStore, settings: Settings) -> ArgumentResult:
     The caller writes ``.arguments``, ``.clusters`` and ``.comparison`` with
     ``store.write_table``.
     """
-    return build_argument_tables(
+    cache = cached_embedder(store, settings)
+    result = build_argument_tables(
         store.read_table("sentences"), store.read_table("stances"),
-        store.read_table("documents"), cached_embedder(store, settings).embed,
-        load_classifier(settings), settings.arguments,
+        store.read_table("documents"), cache.embed, load_classifier(settings),
+        settings.arguments,
     )
+    cache.compact()
+    return result
 

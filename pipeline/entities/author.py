@@ -35,8 +35,8 @@ WEIGHTS = {
 }
 CAPS = {"first_person_subject": 4.0, "next_first_person": 3.0, "own_voice": 2.0,
         "our_type": 4.0, "heading": 3.0, "edge_mention": 1.0, "mention": 0.5}
-_EMAIL = re.compile(r"[\w.+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-_WEB = re.compile(r"(?:https?://)?(?:www\.)?((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})(/[^\s>)\]]*)?")
+_EMAIL = re.compile(r"[\w.+-]{1,64}@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,10})")
+_WEB = re.compile(r"(?:https?://)?(?:www\.)?((?:[A-Za-z0-9-]{1,63}\.){1,10}[A-Za-z]{2,63})(/[^\s>)\]]*)?")
 _ALNUM = re.compile(r"[^\W_]")
 _BE = frozenset({"is", "are", "was", "were", "'s", "’s"})
 

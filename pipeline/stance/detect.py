@@ -58,7 +58,7 @@ _INTERROGATIVE = re.compile(
     r"to what extent)\b",
     re.IGNORECASE,
 )
-_LABEL = re.compile(r"^\W*(?:\w+\s*){1,4}:\s*$")
+_LABEL = re.compile(r"^\W*\w+(?:\s+\w+){0,3}\s*:\s*$")  # linear: no nested quantifiers
 _DEMONSTRATIVE = re.compile(r"^\W*(?:this|that|these|such)\b", re.IGNORECASE)
 
 
@@ -109,9 +109,13 @@ def _question_target(
     text: str,
     targets: TargetSet,
     model: StanceModel | None,
-    cache: dict[str, np.ndarray],
+    vectors: dict[str, np.ndarray],
 ) -> str | None:
-    """The target a consultation question asks about: by its wording first, else its number."""
+    """The target a consultation question asks about: by its wording first, else its number.
+
+    ``vectors`` maps texts (questions, target descriptions) to embeddings computed up front;
+    a missing text is embedded here and added.
+    """
     if _INTERROGATIVE.match(text) or text.rstrip().endswith("?"):
         hits = targets.mentions(text)
         by_number = targets.by_question(number) if number is not None else None
@@ -120,15 +124,22 @@ def _question_target(
         if by_number is not None and by_number.id in hits:
             return by_number.id
         if model is not None:
-            if "descriptions" not in cache:
-                cache["descriptions"] = model.embed([t.description for t in targets.targets])
-            similarity = cache["descriptions"] @ model.embed([text])[0]
+            descriptions = _vectors([t.description for t in targets.targets], model, vectors)
+            similarity = descriptions @ _vectors([text], model, vectors)[0]
             candidates = [i for i, t in enumerate(targets.targets) if not hits or t.id in hits]
             best = max(candidates, key=lambda i: similarity[i])
             if similarity[best] >= QUESTION_SIMILARITY:
                 return targets.targets[best].id
     target = targets.by_question(number) if number is not None else None
     return target.id if target is not None else None
+
+
+def _vectors(texts: list[str], model: StanceModel, known: dict[str, np.ndarray]) -> np.ndarray:
+    """The embeddings of ``texts`` from ``known``, embedding (and adding) the missing ones."""
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    if missing:
+        known.update(zip(missing, model.embed(missing), strict=True))
+    return np.stack([known[t] for t in texts])
 
 
 def _is_heading_of(text: str, offset: int) -> bool:
@@ -192,6 +203,7 @@ class _Detector:
         resolver: HolderResolver,
         docs: Sequence[Doc],
         cues: list[list[Cue]],
+        vectors: dict[str, np.ndarray],
     ) -> None:
         self.targets = targets
         self.model = model
@@ -199,7 +211,7 @@ class _Detector:
         self.docs = docs
         self.cues = cues
         self.state = _State()
-        self.cache: dict[str, np.ndarray] = {}
+        self.vectors = vectors
 
     def _embedding_model(self) -> StanceModel | None:
         """The model, when embeddings may be used (not in rules-only mode)."""
@@ -282,7 +294,7 @@ class _Detector:
         if layout is not None or asks:
             number = state.number if idx - state.number_at <= 1 else None
             state.question = _question_target(
-                number, body, targets, self._embedding_model(), self.cache
+                number, body, targets, self._embedding_model(), self.vectors
             )
             state.question_at, state.question_section = idx, section
         if asks:
@@ -422,8 +434,8 @@ def detect_stances(
     )
     texts: list[str] = columns["text"]
     cues = [find_cues(doc) for doc in docs]
-    detector = _Detector(targets, model, resolver, docs, cues)
-    probs = _classify(texts, cues, targets, model)
+    probs, vectors = _classify(texts, cues, targets, model)
+    detector = _Detector(targets, model, resolver, docs, cues, vectors)
     rows: list[dict[str, Any]] = []
     for idx, text in enumerate(texts):
         found = detector.sentence(idx, text, columns["section"][idx], probs.get(idx))
@@ -432,15 +444,31 @@ def detect_stances(
     return to_table("stances", rows) if rows else empty_table("stances")
 
 
+def _question_texts(texts: list[str], targets: TargetSet) -> list[str]:
+    """The question wordings :func:`_question_target` may embed (a superset)."""
+    found = []
+    for text in texts:
+        layout = _question(text, targets)
+        body = layout[1] if layout else text
+        if _INTERROGATIVE.match(body) or body.rstrip().endswith("?"):
+            found.append(body)
+    return found
+
+
 def _classify(
     texts: list[str], cues: list[list[Cue]], targets: TargetSet, model: StanceModel
-) -> dict[int, tuple[dict[str, float], dict[str, float]]]:
+) -> tuple[dict[int, tuple[dict[str, float], dict[str, float]]], dict[str, np.ndarray]]:
+    """Classifier probabilities of the sentences worth classifying, and the embeddings of the
+    question wordings and target descriptions: all embedded in one call per document."""
     if model.method == "rules":
-        return {}
+        return {}, {}
     chosen = [i for i, t in enumerate(texts) if _needs_classifier(t, cues[i], targets)]
-    vectors = model.embed([texts[i] for i in chosen])
-    stance, target = model.predict(vectors)
-    return {i: (stance[k], target[k]) for k, i in enumerate(chosen)}
+    questions = _question_texts(texts, targets)
+    extra = [*questions, *(t.description for t in targets.targets)] if questions else []
+    embedded = model.embed([*(texts[i] for i in chosen), *extra])
+    stance, target = model.predict(embedded[: len(chosen)])
+    vectors = dict(zip(extra, embedded[len(chosen) :], strict=True))
+    return {i: (stance[k], target[k]) for k, i in enumerate(chosen)}, vectors
 
 
 def _to_rows(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,7 +69,11 @@ class SoftmaxClassifier:
 
 @dataclass
 class StanceModel:
-    """The trained heads plus the settings that govern how detection uses them."""
+    """The trained heads plus the settings that govern how detection uses them.
+
+    ``embed_fn`` (e.g. :meth:`pipeline.embeddings.EmbeddingCache.embed`) computes the sentence
+    embeddings; without it the sentence-transformers model is run directly.
+    """
 
     stance: SoftmaxClassifier
     target: SoftmaxClassifier
@@ -77,11 +81,16 @@ class StanceModel:
     min_confidence: float = 0.5
     method: str = "hybrid"
     info: dict[str, Any] = field(default_factory=dict)
+    embed_fn: Callable[[Sequence[str]], np.ndarray] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length sentence embeddings of ``texts``."""
         if not texts:
             return np.zeros((0, self.stance.coef_.shape[1]), dtype=np.float32)
+        if self.embed_fn is not None:
+            return np.asarray(self.embed_fn(list(texts)), dtype=np.float32)
         from pipeline.nlp import load_embedder
 
         embedder: Any = load_embedder(self.embedding_model)
@@ -133,11 +142,20 @@ def read_stance_model(path: Path) -> StanceModel:
     return StanceModel(heads["stance"], heads["target"], meta["embedding_model"], info=info)
 
 
-def load_stance_model(settings: Settings) -> StanceModel:
-    """Load the classifier named by ``settings.stance`` with its detection settings."""
+def load_stance_model(settings: Settings, cache_folder: Path | None = None) -> StanceModel:
+    """Load the classifier named by ``settings.stance`` with its detection settings.
+
+    With ``cache_folder`` (the output store's embedding cache) sentences are embedded through
+    the shared cached embedder of ``settings.nlp`` (same vectors as the classifier was trained
+    on; the arguments stage then finds them cached); without it, by sentence-transformers.
+    """
     model = read_stance_model(settings.resolve(settings.stance.classifier))
     model.min_confidence = settings.stance.min_confidence
     model.method = settings.stance.method
+    if cache_folder is not None:
+        from pipeline.embeddings import embedder_for
+
+        model.embed_fn = embedder_for(settings.nlp, cache_folder).embed
     if model.embedding_model != settings.nlp.embedding_model:
         log.warning(
             "stance classifier was trained on %s embeddings but nlp.embedding_model is %s",

@@ -5,12 +5,14 @@
 ``HOOK_VANISH``, ``HOOK_REWRITE`` and ``HOOK_GROW`` (environment) name corpus files (absolute
 paths): the first is deleted and the second rewritten after discovery, just before it is
 ingested; the third grows between the read of its bytes and the check that follows it.
+``HOOK_SLOW_PAGE_SECONDS`` makes reading each PDF page take that much longer.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ def _install() -> None:
         return real_ingest(source, settings)
 
     pipeline.ingest.ingest_document = ingest_document
+    _slow_pages(float(os.environ.get("HOOK_SLOW_PAGE_SECONDS", "0")))
     real_fstat = os.fstat
     calls: dict[str, int] = {}
 
@@ -47,6 +50,19 @@ def _install() -> None:
         return real_fstat(fd)
 
     document.os = _OsWithFstat(fstat)  # type: ignore[assignment]
+
+
+def _slow_pages(seconds: float) -> None:
+    import pipeline.ingest.pdf as pdf
+
+    real = pdf._plumber_page_text
+
+    def page_text(page: Any) -> str:
+        time.sleep(seconds)
+        return real(page)
+
+    if seconds > 0:
+        pdf._plumber_page_text = page_text
 
 
 class _OsWithFstat:

@@ -105,6 +105,8 @@ def ingest_document(source: SourceFile, settings: Settings) -> IngestedDocument:
     sidecar = read_sidecar(source.sidecar, name)
     started = time.monotonic()
     data = _read(source, settings)
+    # Loading the model is a once-per-process cost, not this document's: do it before the clock.
+    spacy_lexicon(settings.nlp.spacy_model)
     deadline = _Deadline(name, settings.corpus.max_seconds_per_document)
     sha = hashlib.sha256(data).hexdigest()
     doc_id = sha[:16]

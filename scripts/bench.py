@@ -246,11 +246,13 @@ def render(results: dict[str, Any]) -> str:
     lines += ["", "Wall time includes starting Prefect's temporary local server "
               "(several seconds on this machine).", "",
               "## Per stage (cold run)", "", "| stage | seconds | documents/s | pages/s | "
-              "sentences/s |", "|---|---|---|---|---|"]
+              "sentences/s | words/s |", "|---|---|---|---|---|---|"]
+    words = results["out"].get("words", 0)
     for name, seconds in stage_rows:
         if seconds:
             lines.append(f"| {name} | {seconds:.1f} | {_rate(n_docs, seconds)} | "
-                         f"{_rate(pages, seconds)} | {_rate(sents, seconds)} |")
+                         f"{_rate(pages, seconds)} | {_rate(sents, seconds)} | "
+                         f"{_rate(words, seconds)} |")
     lines += ["", "## Floor (each component alone, one process)", "",
               "| component | seconds | throughput |", "|---|---|---|",
               f"| pdfplumber `extract_text`, every PDF page | {fl['pdfplumber_s']:.1f} | "
@@ -281,11 +283,16 @@ def render(results: dict[str, Any]) -> str:
 
 
 def _out_counts(out: Path) -> dict[str, int]:
+    import pyarrow.compute as pc
+
     from pipeline.io import OutputStore
 
     store = OutputStore(out)
-    return {name: store.read_table(name).num_rows for name in ("documents", "pages", "sentences",
-                                                               "arguments", "errors")}
+    counts = {name: store.read_table(name).num_rows for name in ("documents", "pages", "sentences",
+                                                                 "arguments", "errors")}
+    words = pc.list_value_length(pc.utf8_split_whitespace(store.read_table("sentences")["text"]))
+    counts["words"] = int(pc.sum(words).as_py() or 0)
+    return counts
 
 
 def main(argv: list[str] | None = None) -> None:

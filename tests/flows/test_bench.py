@@ -41,7 +41,7 @@ def test_report_names_machine_and_targets() -> None:
         "corpus": {"documents": 10, "pdf": 7, "text": 3, "pdf_pages": 70, "sentences": 1500},
         "runs": {"cold": run, "unchanged": {**run, "seconds": 1.0},
                  "one_changed": {**run, "seconds": 2.0}},
-        "out": {"pages": 73, "sentences": 1500},
+        "out": {"pages": 73, "sentences": 1500, "words": 24000},
         "floor": {"pdfplumber_s": 10.0, "pdf_pages": 70, "spacy_s": 20.0, "words": 30000,
                   "embeddings_s": 5.0, "embedded": 300},
         "small": True, "date": "2026-01-01 00:00 UTC", "scaling": None,
@@ -50,4 +50,5 @@ def test_report_names_machine_and_targets() -> None:
     assert "Test CPU, 2 cores" in text
     assert "| unchanged re-run / cold | ≤ 2% | 1.0% |" in text
     assert "| cold run / floor | ≤ 1.3 | 2.86 |" in text
-    assert "| ingest | 40.0 | 0.25 | 1.82 | 37.50 |" in text
+    assert "| ingest | 40.0 | 0.25 | 1.82 | 37.50 | 600.00 |" in text
+    assert "| analyse | 50.0 | 0.20 | 1.46 | 30.00 | 480.00 |" in text

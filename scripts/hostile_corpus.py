@@ -115,8 +115,10 @@ def pdf_pages(pages: list[list[str]], password: str | None = None) -> bytes:
 
 def image_only_pdf() -> bytes:
     """Two pages of shapes and no text layer (a scan nobody OCRed)."""
+    from reportlab import rl_config
     from reportlab.pdfgen.canvas import Canvas
 
+    rl_config.invariant = 1
     buffer = io.BytesIO()
     canvas = Canvas(buffer)
     for _ in range(2):
@@ -135,16 +137,18 @@ def flate_bomb_pdf(inflated_mb: int) -> bytes:
     chunk = b" " * (1 << 20)
     parts.extend(packer.compress(chunk) for _ in range(inflated_mb))
     parts.append(packer.flush())
-    return _assemble(b"".join(parts), b" /Filter /FlateDecode")
+    return raw_pdf(b"".join(parts), b"/Filter /FlateDecode")
 
 
-def _assemble(stream: bytes, filters: bytes) -> bytes:
+def raw_pdf(content: bytes, stream_filter: bytes = b"") -> bytes:
+    """A minimal one-page PDF written by hand around the content stream ``content``."""
+    filters = b" " + stream_filter if stream_filter else b""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d%s >>\nstream\n" % (len(stream), filters) + stream + b"\nendstream",
+        b"<< /Length %d%s >>\nstream\n" % (len(content), filters) + content + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
     out = bytearray(b"%PDF-1.4\n")
@@ -189,7 +193,7 @@ def _pdfs(b: _Builder) -> None:
     rel = b.write("pdf/header-only.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\nnot really a pdf\n%%EOF\n")
     b.add("malformed PDF", "a PDF header followed by junk", (rel,), "error", kinds=("corrupt",))
     rel = b.write("pdf/bad-stream.pdf",
-                  _assemble(b"\x00garbage that is not zlib", b" /Filter /FlateDecode"))
+                  raw_pdf(b"\x00garbage that is not zlib", b"/Filter /FlateDecode"))
     b.add("broken Flate stream", "a content stream that is not valid zlib", (rel,), "any")
     rel = b.write("pdf/encrypted.pdf", pdf_pages(
         [["Quillfield Health Board supports a statutory footing for the partnership."]],

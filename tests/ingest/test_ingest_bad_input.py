@@ -21,14 +21,8 @@ from pipeline.errors import (
     UnsupportedFormatError,
 )
 from pipeline.ingest import ingest_document
-from tests.ingest.helpers import (
-    flate_bomb_pdf,
-    image_only_pdf,
-    pdf_bytes,
-    raw_pdf,
-    source_for,
-    with_corpus,
-)
+from scripts.hostile_corpus import flate_bomb_pdf, image_only_pdf, raw_pdf
+from tests.ingest.helpers import pdf_bytes, source_for, with_corpus
 
 pytestmark = pytest.mark.slow
 

@@ -24,23 +24,24 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from flows import incremental as inc
 from flows import stages, tasks
 from pipeline.config import Settings, load_settings
-from pipeline.io import OutputStore
+from pipeline.io import OutputStore, is_remote, local_path, pull, staging_dir
 
 progress_log = logging.getLogger("stancemap.progress")
 _HELD: set[str] = set()
 ANALYSIS_STAGES = {"entities": "pipeline.entities", "stance": "pipeline.stance"}
 
 
-def make_task_runner(runner: str, dask_address: str | None = None) -> TaskRunner[Any]:
-    """Threads on this machine, or the Dask cluster at ``dask_address`` (a temporary local one
-    when no address is given)."""
+def make_task_runner(runner: str, dask_address: str | None = None,
+                     threads: int = 1) -> TaskRunner[Any]:
+    """``threads`` threads on this machine, or the Dask cluster at ``dask_address`` (a
+    temporary local one when no address is given)."""
     if runner == "dask":
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=dask_address) if dask_address else DaskTaskRunner()
     if runner != "local":
         raise ValueError(f"unknown runner {runner!r}: use 'local' or 'dask'")
-    return ThreadPoolTaskRunner(max_workers=1)
+    return ThreadPoolTaskRunner(max_workers=threads)
 
 
 @contextlib.contextmanager
@@ -68,8 +69,12 @@ def _settings(config: str | None) -> Settings:
 
 
 def _runner(settings: Settings, runner: str | None, dask_address: str | None) -> TaskRunner[Any]:
+    # With worker processes, one thread per worker keeps them all busy; without, the work
+    # holds the GIL (and spaCy's lock), so more threads would not help.
+    isolated = settings.runtime.isolation == "process"
     return make_task_runner(runner or settings.runtime.runner,
-                            dask_address or settings.runtime.dask_address)
+                            dask_address or settings.runtime.dask_address,
+                            settings.runtime.worker_count if isolated else 1)
 
 
 def _drain(futures: dict[Any, tuple[PrefectFuture[Any], Any]]) -> Iterator[tuple[Any, Any]]:
@@ -232,21 +237,43 @@ def report_flow(out: str, config: str | None = None, force: bool = False) -> dic
     return summary
 
 
+@contextlib.contextmanager
+def staged(out: str) -> Iterator[OutputStore]:
+    """The locked store a run writes: ``out`` itself, or for an fsspec URL a local staging
+    copy (under ``$STANCEMAP_HOME/staging``) brought up to date from the URL first."""
+    if not is_remote(out):
+        store = OutputStore(local_path(out))
+        with hold_lock(store):
+            yield store
+        return
+    from stancemap.runtime import stancemap_home
+
+    store = OutputStore(staging_dir(out, stancemap_home() / "staging"))
+    with hold_lock(store):
+        pulled = pull(out, store)
+        get_run_logger().info("staging copy of %s: %s (%d files pulled)", out, store.root,
+                              pulled)
+        yield store
+
+
 @flow(name="stancemap-run", log_prints=False)
 def run_flow(corpus: str, out: str, config: str | None = None, runner: str | None = None,
              dask_address: str | None = None) -> dict[str, Any]:
-    """Ingest, analyse and report ``corpus`` into ``out``, incrementally; return the summary."""
+    """Ingest, analyse and report ``corpus`` into ``out`` (a folder or an fsspec URL),
+    incrementally; return the summary."""
     started = time.monotonic()
     settings = _settings(config)
-    store = OutputStore(Path(out))
-    task_runner = _runner(settings, runner, dask_address)
-    with hold_lock(store):
-        summary = ingest_flow.with_options(task_runner=task_runner)(corpus, out, config)
+    with staged(out) as store:
+        local = str(store.root)
+        summary = ingest_flow.with_options(task_runner=_runner(settings, runner, dask_address))(
+            corpus, local, config)
         ingested = time.monotonic()
         analysed = analyse_flow.with_options(task_runner=_runner(settings, runner, dask_address))(
-            out, config)
-        reported = report_flow(out, config)
+            local, config)
+        reported = report_flow(local, config)
         summary["orphans_removed"] = inc.collect_garbage(store, inc.Manifest.load(store))
+        if is_remote(out):
+            summary["published"] = tasks.publish_task(store, out)
     notes = summary["notes"] + analysed.pop("notes") + reported.pop("notes")
     summary.update(analysed, **reported, notes=notes, seconds=_since(started),
                    ingest_seconds=round(ingested - started, 2))

@@ -21,6 +21,7 @@ from pipeline.config import Settings
 from pipeline.errors import DocumentError
 from pipeline.io import OutputStore
 from pipeline.schema import to_table
+from pipeline.workers import run_isolated
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +80,15 @@ def error_table(rel_path: str, doc_id: str | None, stage_name: str, kind: str,
 
 
 def ingest_one(source: Any, settings: Settings, store: OutputStore) -> dict[str, Any]:
-    """Ingest one source file into its ``documents``/``pages``/``sentences`` parts.
+    """Ingest one source file (in a worker process) into its ``documents``/``pages``/
+    ``sentences`` parts.
 
-    A :class:`DocumentError` becomes the file's ``errors`` part; I/O errors propagate (retried).
+    A :class:`DocumentError` (including a worker killed at a limit) becomes the file's
+    ``errors`` part; I/O errors propagate (retried).
     """
-    ingest = importlib.import_module("pipeline.ingest")
     rel = rel_path_of(source)
     try:
-        doc = ingest.ingest_document(source, settings)
+        doc = run_isolated(settings, ingest_job, (source, settings), rel, warm=ingest_warm)
     except DocumentError as exc:
         store.write_part("errors", error_key(rel, "ingest"),
                          error_table(rel, None, "ingest", exc.kind, exc.reason))
@@ -96,6 +98,20 @@ def ingest_one(source: Any, settings: Settings, store: OutputStore) -> dict[str,
     store.write_part("documents", doc.doc_id, to_table("documents", [doc.document]))
     return {"rel_path": rel, "doc_id": doc.doc_id, "error": None,
             "n_pages": doc.pages.num_rows, "n_sentences": doc.sentences.num_rows}
+
+
+def ingest_job(source: Any, settings: Settings) -> Any:
+    """The worker side of :func:`ingest_one`: the ingested document (no writes)."""
+    return importlib.import_module("pipeline.ingest").ingest_document(source, settings)
+
+
+def ingest_warm(source: Any, settings: Settings) -> None:
+    """Load what ingestion needs before a document's clock starts."""
+    from pipeline.ingest.segment import spacy_splitter
+    from pipeline.ingest.vocab import spacy_lexicon
+
+    spacy_lexicon(settings.nlp.spacy_model)
+    spacy_splitter(settings.nlp.spacy_model, settings.nlp.batch_size)
 
 
 def _author_update(document: dict[str, Any], author: Any) -> dict[str, Any]:
@@ -115,10 +131,27 @@ def _author_update(document: dict[str, Any], author: Any) -> dict[str, Any]:
 
 def analyse_one(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,
                 todo: list[str], fingerprints: dict[str, str]) -> dict[str, Any]:
-    """Run the analysis stages ``todo`` (``entities``, ``stance``) on one ingested document.
+    """Run the analysis stages ``todo`` (``entities``, ``stance``) on one ingested document,
+    in a worker process; the result maps each failed stage to its error key.
+
+    A worker killed at a limit (or dead) fails every stage of ``todo`` for this document.
+    """
+    args = (rel_path, doc_id, settings, store, todo, fingerprints)
+    try:
+        result: dict[str, Any] = run_isolated(settings, analyse_job, args, rel_path,
+                                              warm=analyse_warm)
+    except DocumentError as exc:
+        failed = {name: _record(store, rel_path, doc_id, name, exc) for name in todo}
+        return {"rel_path": rel_path, "doc_id": doc_id, "failed": failed}
+    return result
+
+
+def analyse_job(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,
+                todo: list[str], fingerprints: dict[str, str]) -> dict[str, Any]:
+    """The worker side of :func:`analyse_one`: parse once, run the stages, write their parts.
 
     Sentences are parsed once with spaCy; both stages consume the same Docs. A failure of a
-    stage becomes an ``errors`` row with that stage; the result maps stage -> error key.
+    stage becomes an ``errors`` row with that stage.
     """
     from pipeline.nlp import parse
 
@@ -136,6 +169,22 @@ def analyse_one(rel_path: str, doc_id: str, settings: Settings, store: OutputSto
         _stance(rel_path, doc_id, document, sentences, docs, settings, store, fingerprints,
                 found, failed)
     return {"rel_path": rel_path, "doc_id": doc_id, "failed": failed}
+
+
+def analyse_warm(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,
+                 todo: list[str], fingerprints: dict[str, str]) -> None:
+    """Load the parser, register, targets and stance model before a document's clock starts."""
+    from pipeline.nlp import load_spacy
+
+    load_spacy(settings.nlp.spacy_model)
+    entities_mod = stage("pipeline.entities")
+    if entities_mod is not None:
+        cached("register", fingerprints["entities"], lambda: entities_mod.load_register(settings))
+    if "stance" in todo and stage("pipeline.stance") is not None:
+        _stance_inputs(settings, store, fingerprints)
+        from pipeline.embeddings import embedder_for
+
+        embedder_for(settings.nlp, store.cache_dir("embeddings")).prepare()
 
 
 def _entities(rel_path: str, doc_id: str, document: dict[str, Any], sentences: pa.Table,
@@ -168,11 +217,7 @@ def _stance(rel_path: str, doc_id: str, document: dict[str, Any], sentences: pa.
         return
     register, result = found if found is not None else (None, None)
     try:
-        targets = cached("targets", fingerprints["stance"],
-                         lambda: stance_mod.load_targets(settings.resolve(settings.stance.targets)))
-        folder = store.cache_dir("embeddings")  # shared with the arguments stage
-        model = cached("stance_model", f"{fingerprints['stance']}|{folder}",
-                       lambda: stance_mod.load_stance_model(settings, folder))
+        targets, model = _stance_inputs(settings, store, fingerprints)
         entities = result.entities if result else store.read_table("entities", {doc_id})
         stances = stance_mod.detect_stances(
             document, sentences, docs, entities, targets, model, register=register,
@@ -182,6 +227,18 @@ def _stance(rel_path: str, doc_id: str, document: dict[str, Any], sentences: pa.
         store.write_part("positions", doc_id, stance_mod.aggregate_positions(stances, document))
     except Exception as exc:  # any stage failure is recorded for this document only
         failed["stance"] = _record(store, rel_path, doc_id, "stance", exc)
+
+
+def _stance_inputs(settings: Settings, store: OutputStore,
+                   fingerprints: dict[str, str]) -> tuple[Any, Any]:
+    """The targets and the stance model, loaded once per process."""
+    stance_mod = importlib.import_module("pipeline.stance")
+    targets = cached("targets", fingerprints["stance"],
+                     lambda: stance_mod.load_targets(settings.resolve(settings.stance.targets)))
+    folder = store.cache_dir("embeddings")  # shared with the arguments stage
+    model = cached("stance_model", f"{fingerprints['stance']}|{folder}",
+                   lambda: stance_mod.load_stance_model(settings, folder))
+    return targets, model
 
 
 def _record(store: OutputStore, rel_path: str, doc_id: str, stage_name: str,

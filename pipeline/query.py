@@ -24,7 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipeline.errors import QueryError
-from pipeline.io import OutputStore, atomic_write_bytes
+from pipeline.io import OutputStore, atomic_write_bytes, is_remote
 from pipeline.schema import PARTITIONED, TABLES
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ def _dataset(store: OutputStore, name: str) -> ds.Dataset | pa.Table:
 
 def connect(out: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with every output table registered, locked down."""
+    if is_remote(str(out)):
+        raise QueryError(f"{out} is a URL: pass the local copy from pipeline.io.materialise")
     store = OutputStore(Path(out))
     con = duckdb.connect(":memory:")
     for name in TABLES:

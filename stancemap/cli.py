@@ -32,8 +32,9 @@ err_console = Console(stderr=True)
 
 CorpusArg = Annotated[Path, typer.Argument(help="Folder of documents (searched recursively).",
                                            exists=True, file_okay=False, resolve_path=True)]
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder of tables and reports.",
-                                      resolve_path=True)]
+OutOpt = Annotated[str, typer.Option(
+    "--out", "-o", help="Output folder of tables and reports, or an fsspec URL (run, serve, "
+    "query), e.g. s3://bucket/stancemap: a local staging copy is published there.")]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="YAML file overriding pipeline/defaults.yaml (same keys).",
     exists=True, dir_okay=False)]
@@ -132,6 +133,38 @@ def _load(config: Path | None) -> Any:
     return settings
 
 
+def _target(out: str) -> str:
+    """``out`` as flows take it: an fsspec URL as given, a folder as an absolute path."""
+    from pipeline.io import is_remote, local_path
+
+    return out if is_remote(out) else str(local_path(out).resolve())
+
+
+def _local(out: str, command: str) -> Path:
+    """The local folder ``out``; URLs are refused with a clear message."""
+    from pipeline.io import is_remote, local_path
+
+    if is_remote(out):
+        raise _fail(f"`stancemap {command}` needs a local output folder, not {out}; "
+                    "`run`, `serve` and `query` accept URLs")
+    return local_path(out).resolve()
+
+
+@contextlib.contextmanager
+def _locked(out: str) -> Iterator[None]:
+    """Hold a local output folder's lock before Prefect starts (a URL's staging copy is
+    locked by the run itself)."""
+    from pipeline.io import OutputStore, is_remote
+
+    if is_remote(out):
+        yield
+        return
+    from flows.run import hold_lock
+
+    with hold_lock(OutputStore(Path(out))):
+        yield
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     parts = [f"{summary.get(k, 0)} {k}" for k in ("ingested", "skipped", "failed", "deleted")]
     if "analysed" in summary:
@@ -169,11 +202,11 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
     _prepare(verbose, password)
     with _expected_errors():
         _load(config)
-        from flows.run import hold_lock, run_flow
-        from pipeline.io import OutputStore
+        from flows.run import run_flow
 
-        with hold_lock(OutputStore(out)), _progress():
-            summary = run_flow(str(corpus), str(out), str(config) if config else None,
+        out = _target(out)
+        with _locked(out), _progress():
+            summary = run_flow(str(corpus), out, str(config) if config else None,
                                runner.value if runner else None, dask_address)
     _print_summary(summary)
     if summary_json is not None:
@@ -194,8 +227,9 @@ def ingest(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None,
         from flows.run import hold_lock, ingest_flow
         from pipeline.io import OutputStore
 
-        with hold_lock(OutputStore(out)), _progress():
-            summary = ingest_flow(str(corpus), str(out), str(config) if config else None)
+        folder = _local(out, "ingest")
+        with hold_lock(OutputStore(folder)), _progress():
+            summary = ingest_flow(str(corpus), str(folder), str(config) if config else None)
     _print_summary(summary)
     raise typer.Exit(_exit_code(summary))
 
@@ -209,8 +243,9 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
         from flows.run import hold_lock, report_flow
         from pipeline.io import OutputStore
 
-        with hold_lock(OutputStore(out)):
-            summary = report_flow(str(out), str(config) if config else None, force=True)
+        folder = _local(out, "report")
+        with hold_lock(OutputStore(folder)):
+            summary = report_flow(str(folder), str(config) if config else None, force=True)
     for path in summary.get("report", []):
         console.print(f"wrote {path}", highlight=False)
     for note in summary["notes"]:
@@ -227,11 +262,14 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
           None) -> None:
     """Answer SQL over the output tables (read-only DuckDB)."""
     with _expected_errors():
+        from pipeline.io import materialise
         from pipeline.query import format_result, run_query
+        from stancemap.runtime import stancemap_home
 
-        if not out.is_dir():
+        folder = materialise(out, stancemap_home() / "staging")
+        if not folder.is_dir():
             raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
-        table = run_query(sql, out)
+        table = run_query(sql, folder)
         if fmt is Format.parquet and output is None:
             raise _fail("--format parquet needs --output FILE")
         rendered = format_result(table, fmt.value, output)
@@ -256,13 +294,14 @@ def evaluate(gold: Annotated[Path, typer.Option(help="Gold stances CSV.", exists
         from pipeline.io import OutputStore, atomic_write_bytes
 
         settings = _load(config)
-        store = OutputStore(out)
+        folder = _local(out, "evaluate")
+        store = OutputStore(folder)
         if not store.exists("positions"):
             raise _fail(f"no positions in {out}: run `stancemap run {docs} --out {out}` first")
         result = score(gold, docs, store.read_table("positions"), store.read_table("documents"),
                        register=_register(settings))
-        atomic_write_bytes(out / "evaluation.json", result.to_json().encode("utf-8"))
-        atomic_write_bytes(out / "evaluation.md", result.to_markdown().encode("utf-8"))
+        atomic_write_bytes(folder / "evaluation.json", result.to_json().encode("utf-8"))
+        atomic_write_bytes(folder / "evaluation.md", result.to_markdown().encode("utf-8"))
     for mode, group in result.scores.items():
         overall = group.get("overall")
         if overall is not None:
@@ -270,7 +309,7 @@ def evaluate(gold: Annotated[Path, typer.Option(help="Gold stances CSV.", exists
                           f"F1 {overall.f1:.2f}  ({overall.tp} of {overall.n_gold} gold, "
                           f"{overall.n_predicted} predicted)", highlight=False)
     for name in ("evaluation.json", "evaluation.md"):
-        console.print(f"wrote {out / name}", highlight=False)
+        console.print(f"wrote {folder / name}", highlight=False)
 
 
 def _register(settings: Any) -> Any:
@@ -309,7 +348,7 @@ def serve(corpus: CorpusArg, out: OutOpt,
         from flows.serve import serve_refresh
 
         try:
-            serve_refresh(str(corpus), str(out), cron, str(config) if config else None, name)
+            serve_refresh(str(corpus), _target(out), cron, str(config) if config else None, name)
         finally:
             if server is not None:
                 server.terminate()

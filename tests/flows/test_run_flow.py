@@ -101,3 +101,29 @@ def test_lost_manifest_reuses_prefect_cache(prefect_api: str, tiny_corpus: Path,
         "task_runs": {"state": {"name": {"any_": ["Cached"]}}}}).json()
     flow_run_ids = {r["flow_run_id"] for r in cached if r["name"].startswith("ingest-document")}
     assert flow_run_ids, "no ingest task was served from Prefect's cache"
+
+
+def test_a_run_into_an_fsspec_url_publishes_and_a_fresh_machine_can_read_it(
+        prefect_api: str, tiny_corpus: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import fsspec
+
+    from flows.run import run_flow
+    from pipeline.io import materialise, staging_dir
+
+    url = f"memory://stancemap-flow-test/{tmp_path.name}"
+    monkeypatch.setenv("STANCEMAP_HOME", str(tmp_path / "home"))
+    first = run_flow(str(tiny_corpus), url)
+    fs = fsspec.filesystem("memory")
+    published = {p.split(tmp_path.name + "/", 1)[1] for p in fs.find(url)}
+    assert first["published"] == len(published) - 1  # every file but the listing
+    assert {"_state/manifest.json", "report.html", "report.md"} <= published
+    assert not any(p.startswith("_cache/") or p.endswith("lock") for p in published)
+    staging = OutputStore(staging_dir(url, tmp_path / "home" / "staging"))
+    documents = staging.read_table("documents").sort_by("doc_id")
+
+    assert run_flow(str(tiny_corpus), url)["published"] == 0  # nothing changed
+
+    elsewhere = OutputStore(materialise(url, tmp_path / "other-machine"))
+    assert elsewhere.read_table("documents").sort_by("doc_id").equals(documents)
+    assert elsewhere.read_table("stances").num_rows == staging.read_table("stances").num_rows

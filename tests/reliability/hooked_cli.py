@@ -5,7 +5,8 @@
 ``HOOK_VANISH``, ``HOOK_REWRITE`` and ``HOOK_GROW`` (environment) name corpus files (absolute
 paths): the first is deleted and the second rewritten after discovery, just before it is
 ingested; the third grows between the read of its bytes and the check that follows it.
-``HOOK_SLOW_PAGE_SECONDS`` makes reading each PDF page take that much longer.
+``HOOK_SLOW_PAGE_SECONDS`` makes reading each PDF page take that much longer. The hooks are
+installed in the worker processes too (they re-run this script as ``__mp_main__``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class _OsWithFstat:
     def __getattr__(self, name: str) -> Any:
         return getattr(os, name)
 
+
+if __name__ == "__mp_main__":  # a worker process spawned by this script: same hooks
+    _install()
 
 if __name__ == "__main__":
     _install()

@@ -25,6 +25,7 @@ from flows import incremental as inc
 from flows import stages, tasks
 from pipeline.config import Settings, load_settings
 from pipeline.io import OutputStore, is_remote, local_path, pull, staging_dir
+from pipeline.workers import close_pools
 
 progress_log = logging.getLogger("stancemap.progress")
 _HELD: set[str] = set()
@@ -148,9 +149,13 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
         if not available:
             summary["notes"].append("entities and stance stages not available: skipped")
         manifest = inc.Manifest.load(store)
+        todo_by_file = {rel: _analysis_todo(entry, available, fps)
+                        for rel, entry in sorted(manifest.files.items())}
+        if any(todo_by_file.values()):
+            stages.prepare_analysis(settings, store)
         submitted = {}
         for rel, entry in sorted(manifest.files.items()):
-            todo = _analysis_todo(entry, available, fps)
+            todo = todo_by_file[rel]
             if todo:
                 task = tasks.analyse_document_task.with_options(
                     refresh_cache=not tasks.outputs_present(store, entry["doc_id"], todo))
@@ -164,6 +169,7 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
             summary["analysis_failed" if failed else "analysed"] += 1
             _progress("analyse", done, len(submitted))
         summary["analyse_seconds"] = _since(started)
+        close_pools()  # free the workers' models before the corpus-level stages
         _corpus_stages(store, settings, manifest, fps, summary)
     return summary
 

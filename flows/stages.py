@@ -129,6 +129,16 @@ def _author_update(document: dict[str, Any], author: Any) -> dict[str, Any]:
             "author_confidence": confidence}
 
 
+def prepare_analysis(settings: Settings, store: OutputStore) -> None:
+    """Export the ONNX embedding model into the store's cache now, in this process, if it is
+    not there: worker processes run without torch, which the export needs."""
+    if stage("pipeline.stance") is None and stage("pipeline.arguments") is None:
+        return
+    from pipeline.embeddings import embedder_for
+
+    embedder_for(settings.nlp, store.cache_dir("embeddings")).prepare()
+
+
 def analyse_one(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,
                 todo: list[str], fingerprints: dict[str, str]) -> dict[str, Any]:
     """Run the analysis stages ``todo`` (``entities``, ``stance``) on one ingested document,
@@ -168,7 +178,26 @@ def analyse_job(rel_path: str, doc_id: str, settings: Settings, store: OutputSto
     if "stance" in todo and "entities" not in failed:
         _stance(rel_path, doc_id, document, sentences, docs, settings, store, fingerprints,
                 found, failed)
+    _embed_arguments(rel_path, sentences, settings, store)
     return {"rel_path": rel_path, "doc_id": doc_id, "failed": failed}
+
+
+def _embed_arguments(rel_path: str, sentences: pa.Table, settings: Settings,
+                     store: OutputStore) -> None:
+    """Fill the embedding cache with this document's possible arguments (work the corpus-level
+    arguments stage would otherwise do in one process); a failure only costs that speed-up."""
+    arguments_mod = stage("pipeline.arguments")
+    if arguments_mod is None:
+        return
+    try:
+        from pipeline.embeddings import embedder_for
+
+        folder = store.cache_dir("embeddings")
+        embedder = cached("embedder", str(folder), lambda: embedder_for(settings.nlp, folder))
+        arguments_mod.embed_candidates(sentences, settings.arguments, embedder.embed)
+    except Exception:  # the arguments stage embeds what is missing
+        log.warning("could not embed the arguments of %s ahead of time", rel_path,
+                    exc_info=True)
 
 
 def analyse_warm(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,

@@ -116,8 +116,9 @@ def set_threads(n: int) -> None:
     """Run later ONNX sessions (and torch) on ``n`` threads: worker processes use 1 each."""
     _THREADS["intra_op"] = n
     _onnx_session.cache_clear()
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(n)
+    torch = sys.modules.get("torch")  # None where a worker blocked it
+    if torch is not None:
+        torch.set_num_threads(n)
 
 
 @lru_cache(maxsize=2)

@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -55,8 +56,15 @@ class _Worker:
     conn: Connection
 
 
-def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker process
-    """The worker loop: receive ``(job, warm, args)``, warm up, run, send the outcome."""
+def _serve(conn: Connection, blocked: tuple[str, ...]) -> None:  # pragma: no cover - worker
+    """The worker loop: receive ``(job, warm, args)``, warm up, run, send the outcome.
+
+    ``blocked`` modules cannot be imported here: torch, which spaCy's thinc and transformers'
+    tokenizers import when present but do not need, costs a worker about 250 MB.
+    """
+    for name in blocked:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     _single_threaded()
     while True:
         try:
@@ -104,14 +112,16 @@ def resident_mb(pid: int) -> float | None:
 
 
 class WorkerPool:
-    """``size`` spawned worker processes, each running one job at a time.
+    """``size`` spawned worker processes, each running one job at a time, in which the
+    ``blocked`` modules cannot be imported.
 
     :meth:`run` is thread-safe: up to ``size`` threads run jobs at once; more wait for a free
     worker. Workers start on first use and are replaced after a kill or a crash.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, blocked: tuple[str, ...] = ()) -> None:
         self.size = size
+        self.blocked = blocked
         self._context = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[_Worker | None] = queue.Queue()
         for _ in range(size):
@@ -147,7 +157,7 @@ class WorkerPool:
 
     def _start(self) -> _Worker:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(child,), daemon=True,
+        process = self._context.Process(target=_serve, args=(child, self.blocked), daemon=True,
                                         name="stancemap-worker")
         process.start()
         child.close()
@@ -216,16 +226,17 @@ def _death(process: BaseProcess) -> str:
     return f"the worker processing it exited unexpectedly (exit code {code})"
 
 
-_POOLS: dict[int, WorkerPool] = {}
+_POOLS: dict[tuple[int, tuple[str, ...]], WorkerPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def shared_pool(size: int) -> WorkerPool:
+def shared_pool(size: int, blocked: tuple[str, ...] = ()) -> WorkerPool:
     """The process-wide pool of ``size`` workers (created on first use, closed at exit)."""
     with _POOLS_LOCK:
-        if size not in _POOLS:
-            _POOLS[size] = WorkerPool(size)
-        return _POOLS[size]
+        key = (size, blocked)
+        if key not in _POOLS:
+            _POOLS[key] = WorkerPool(size, blocked)
+        return _POOLS[key]
 
 
 def close_pools() -> None:
@@ -258,4 +269,8 @@ def run_isolated(settings: Settings, job: Job, args: tuple[Any, ...], name: str,
         return job(*args)
     limits = Limits(settings.corpus.max_seconds_per_document,
                     settings.corpus.max_memory_mb_per_document)
-    return shared_pool(settings.runtime.worker_count).run(job, args, name, limits, warm)
+    # With an ONNX backend nothing in a worker needs torch (the parent exports the model
+    # first: see flows.stages.prepare_analysis).
+    blocked = ("torch",) if settings.nlp.embedding_backend != "torch" else ()
+    pool = shared_pool(settings.runtime.worker_count, blocked)
+    return pool.run(job, args, name, limits, warm)

@@ -237,7 +237,7 @@ def build_argument_tables(
     ``embed`` maps texts to normalised vectors (e.g. :meth:`EmbeddingCache.embed`).
     """
     sentence_rows = sorted(
-        (s for s in sentences.to_pylist() if len(s["text"].split()) >= config.min_words),
+        (s for s in sentences.to_pylist() if _long_enough(s["text"], config)),
         key=lambda s: (s["doc_id"], s["idx"]),
     )
     stance_of = _best_stances(stances)
@@ -264,6 +264,24 @@ def build_argument_tables(
                             _comparison_rows(rows, arg_vectors, labels, centroids)),
         vectors=arg_vectors,
     )
+
+
+def _long_enough(text: str, config: ArgumentsConfig) -> bool:
+    """Whether a sentence may be an argument (shorter ones are headings and fragments)."""
+    return len(text.split()) >= config.min_words
+
+
+def embed_candidates(sentences: pa.Table, config: ArgumentsConfig, embed: Embed) -> int:
+    """Embed one document's possible arguments with ``embed`` (the store's cached embedder),
+    so that :func:`build_arguments` finds them cached; how many texts that was.
+
+    The per-document stages call this in their worker processes: embedding there runs on
+    every core at once, where the corpus-level stage runs in one process.
+    """
+    texts = [t for t in sentences.column("text").to_pylist() if _long_enough(t, config)]
+    if texts:
+        embed(texts)
+    return len(texts)
 
 
 def load_classifier(settings: Settings) -> ArgumentClassifier:

@@ -349,11 +349,14 @@ def _errors(
     return misses, false_finds
 
 
-def analyse_folder(docs_dir: Path, settings: Settings) -> tuple[pa.Table, pa.Table, pa.Table]:
+def analyse_folder(docs_dir: Path, settings: Settings, cache_folder: Path | None = None
+                   ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """Ingest, parse, extract entities and detect stances for every file under ``docs_dir``.
 
     Returns ``(documents, stances, positions)``. A harness for evaluation runs before (or
-    without) the Prefect flow; documents that fail to ingest are logged and skipped.
+    without) the Prefect flow; documents that fail to ingest are logged and skipped. With
+    ``cache_folder``, sentences are embedded through the cached embedder of ``settings.nlp``
+    kept there (as in a run), else by sentence-transformers.
     """
     from pipeline.entities import extract_entities, load_register
     from pipeline.errors import DocumentError
@@ -363,7 +366,7 @@ def analyse_folder(docs_dir: Path, settings: Settings) -> tuple[pa.Table, pa.Tab
     from pipeline.stance import aggregate_positions, detect_stances, load_stance_model, load_targets
 
     targets = load_targets(settings.resolve(settings.stance.targets))
-    model = load_stance_model(settings)
+    model = load_stance_model(settings, cache_folder)
     register = load_register(settings)
     documents, stances, positions = [], [], []
     for source in discover(docs_dir, settings):
@@ -413,7 +416,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = load_settings(args.config)
-    documents, stances, positions = analyse_folder(args.docs, settings)
+    from pipeline.io import OutputStore
+
+    cache = OutputStore(args.out).cache_dir("embeddings")
+    documents, stances, positions = analyse_folder(args.docs, settings, cache)
     result = evaluate(args.gold, args.docs, positions, documents, load_register(settings))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "evaluation.md").write_text(result.to_markdown(), encoding="utf-8")

@@ -92,3 +92,26 @@ def test_second_run_on_the_same_outputs_exits_with_a_clear_message(tmp_path: Pat
     assert "another stancemap run" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(out.glob("*.parquet")) and not (out / "documents").exists()
+
+
+@pytest.mark.parametrize("command", [["ingest", "corpus"], ["report"]])
+def test_commands_that_need_a_local_folder_refuse_a_url(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--out", "memory://bucket/run"])
+    assert result.exit_code == 2
+    assert f"`stancemap {command[0]}` needs a local output folder, not memory://bucket/run" \
+        in " ".join(result.output.split())
+
+
+def test_query_reads_outputs_published_at_a_url(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.io import publish
+
+    url = f"memory://stancemap-cli-test/{tmp_path.name}"
+    store = OutputStore(_outputs(tmp_path))
+    store.write_state("manifest", {"files": {}})
+    publish(store, url)
+    monkeypatch.setenv("STANCEMAP_HOME", str(tmp_path / "home"))
+    result = runner.invoke(app, ["query", "SELECT count(*) AS n FROM pages", "--out", url,
+                                 "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ['"n"', "3"]

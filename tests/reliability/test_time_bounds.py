@@ -72,3 +72,32 @@ def test_analysis_of_one_enormous_token_finishes(tmp_path: Path, stancemap_env: 
     assert re.search(r"\b1 ingested\b", result.stdout), result.stdout
     assert "failed analysis" not in result.stdout
     assert elapsed < 300
+
+
+def test_a_page_that_never_finishes_is_killed_at_the_hard_limit(
+        tmp_path: Path, stancemap_env: dict[str, str]) -> None:
+    """One page slower than the whole budget: the cooperative check (between pages) cannot
+    stop it; the worker is killed 5 s after the limit and the next file is still ingested."""
+    files = {"stuck.pdf": hc.pdf_pages([[SENTENCE]]),
+             "fine.txt": f"{SENTENCE} A second file.\n".encode()}
+    errors, documents, elapsed = _ingest_with_limit(tmp_path, stancemap_env, files, "2", "120")
+    assert errors["stuck.pdf"]["kind"] == "limit"
+    assert "killed (over corpus.max_seconds_per_document, 2 s)" in str(
+        errors["stuck.pdf"]["message"])
+    assert documents == ["fine.txt"]
+    assert elapsed < 100  # far less than the page's 120 s
+
+
+def test_a_document_over_the_memory_limit_becomes_an_error_row(
+        tmp_path: Path, stancemap_env: dict[str, str]) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(f"{SENTENCE}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli(["ingest", "--out", str(out), str(corpus)], stancemap_env,
+                     extra_env={"STANCEMAP_CORPUS__MAX_MEMORY_MB_PER_DOCUMENT": "60"})
+    assert result.returncode == 1, result.stderr[-2000:]  # every file failed
+    assert "Traceback" not in result.stderr
+    [error] = OutputStore(out).read_table("errors").to_pylist()
+    assert (error["source_path"], error["kind"]) == ("a.txt", "limit")
+    assert "over corpus.max_memory_mb_per_document (60 MB)" in str(error["message"])

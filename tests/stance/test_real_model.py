@@ -47,6 +47,12 @@ def test_board_paper_takes_no_option_stance(tmp_path: Path, corpus_dir: Path) ->
 
 
 @pytest.mark.shared
+@pytest.fixture(scope="module")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export and embedding cache for both gold sets (as a run keeps in OUT/_cache)."""
+    return tmp_path_factory.mktemp("embeddings")
+
+
 @pytest.mark.parametrize(
     ("gold", "docs", "minimum"),
     [
@@ -54,12 +60,13 @@ def test_board_paper_takes_no_option_stance(tmp_path: Path, corpus_dir: Path) ->
         ("dev/gold_stances.csv", "dev/docs", 0.8),
     ],
 )
-def test_acceptance_scores(shared_dir: Path, gold: str, docs: str, minimum: float) -> None:
+def test_acceptance_scores(shared_dir: Path, gold: str, docs: str, minimum: float,
+                           embedding_cache: Path) -> None:
     from pipeline.entities import load_register
     from pipeline.evaluate import analyse_folder, evaluate
 
     settings = load_settings()
-    documents, _, positions = analyse_folder(shared_dir / docs, settings)
+    documents, _, positions = analyse_folder(shared_dir / docs, settings, embedding_cache)
     result = evaluate(
         shared_dir / gold, shared_dir / docs, positions, documents, load_register(settings)
     )

@@ -254,15 +254,17 @@ def _our_type_cue(docs: Sequence[Doc], orgs: Sequence[Mention], register: Organi
     by_type: dict[str, set[str]] = defaultdict(set)
     for m in orgs:
         by_type[m.org_type or "other"].add(m.canonical_id or "")
+    # Lower-cased once for all types; only sentences that can match are kept.
+    texts = [text for text in (" ".join(t.lower_ for t in doc if not t.is_space) for doc in docs)
+             if "our " in text or "we are a" in text]
     for org_type, nouns in type_nouns.items():
-        hits = sum(_count_our(doc, [str(n).lower() for n in nouns]) for doc in docs)
+        hits = sum(_count_our(text, [str(n).lower() for n in nouns]) for text in texts)
         members = by_type.get(org_type, set())
         for org_id in members:
             scores.add(org_id, "our_type", hits / len(members))
 
 
-def _count_our(doc: Doc, nouns: list[str]) -> int:
-    text = " ".join(t.lower_ for t in doc if not t.is_space)
+def _count_our(text: str, nouns: list[str]) -> int:
     count = 0
     for noun in nouns:
         pattern = rf"\b(?:our|we are an?(?: \w+){{0,2}}) {re.escape(noun)}\b"

@@ -52,6 +52,9 @@ class RuleMatcher:
         for (exact, label), docs in grouped.items():
             self._phrases[exact].add(label, docs)
         self._shapes = Matcher(vocab)
+        # Every shape, role and legislation pattern needs one of these words; the shape
+        # matcher (regular expressions on every token) only runs on Docs holding one.
+        self._anchors: set[str] = {h.lower() for h in register.legislation_heads}
         self._suffixes: dict[int, list[tuple[str, ...]]] = {}
         self._prefixes: dict[int, list[tuple[str, ...]]] = {}
         self._name_enders = frozenset(
@@ -75,6 +78,8 @@ class RuleMatcher:
         self._prefixes[index] = sorted(
             (tuple(t.lower_ for t in tokenizer.make_doc(p)) for p in shape.prefixes),
             key=len, reverse=True)
+        self._anchors.update(p[0]["LOWER"] for p in map(lower, shape.suffixes) if p)
+        self._anchors.update(p[0]["LOWER"] for p in map(lower, shape.prefixes) if p)
         for prefix in shape.prefixes:
             patterns.append([*lower(prefix), _NAME_FIRST, _NAME_REST])
             patterns += [[*lower(prefix), _NAME_FIRST, _NAME_REST, *lower(s)]
@@ -86,6 +91,7 @@ class RuleMatcher:
         patterns = []
         for head in self.register.role_heads:
             head_tokens = [{"LOWER": t.lower_} for t in tokenizer.make_doc(head)]
+            self._anchors.update(t["LOWER"] for t in head_tokens[:1])
             patterns.append([mods, *head_tokens])
             patterns.append([mods, *head_tokens, {"LOWER": {"IN": ["of", "for"]}},
                              _NAME_FIRST, _NAME_REST])
@@ -99,6 +105,8 @@ class RuleMatcher:
             for match_id, start, end in matcher(doc):
                 kind, _, key = strings[match_id].partition("|")
                 found.append(Candidate(start, end, kind, key, "known"))
+        if self._anchors.isdisjoint(t.lower_ for t in doc):
+            return found
         for match_id, start, end in self._shapes(doc):
             kind, _, key = strings[match_id].partition("|")
             cand = self._check_shape(doc, kind, key, start, end)

@@ -109,7 +109,7 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
         for rel in plan.deleted:
             inc.forget_file(store, manifest, rel)
         submitted = {}
-        for source in plan.todo:
+        for source in sorted(plan.todo, key=_largest_first):
             sha = plan.shas.get(inc.rel_path_of(source), "")
             task = tasks.ingest_document_task.with_options(
                 refresh_cache=not tasks.outputs_present(store, sha[:16], []))
@@ -124,6 +124,14 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
         manifest.commit()
     summary.update(skipped=len(plan.unchanged), deleted=len(plan.deleted))
     return summary
+
+
+def _largest_first(item: Any) -> tuple[int, str]:
+    """Largest file first (a source, or a manifest ``(path, entry)``): the longest documents
+    start early, so the last one to finish leaves a core idle for less time."""
+    if isinstance(item, tuple):
+        return -int(item[1].get("size") or 0), item[0]
+    return -int(getattr(item, "size", 0) or 0), inc.rel_path_of(item)
 
 
 def _ingest_outcome(store: OutputStore, source: Any, result: Any) -> dict[str, Any]:
@@ -154,7 +162,7 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
         if any(todo_by_file.values()):
             stages.prepare_analysis(settings, store)
         submitted = {}
-        for rel, entry in sorted(manifest.files.items()):
+        for rel, entry in sorted(manifest.files.items(), key=_largest_first):
             todo = todo_by_file[rel]
             if todo:
                 task = tasks.analyse_document_task.with_options(

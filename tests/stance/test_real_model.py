@@ -46,13 +46,13 @@ def test_board_paper_takes_no_option_stance(tmp_path: Path, corpus_dir: Path) ->
     assert options == []
 
 
-@pytest.mark.shared
 @pytest.fixture(scope="module")
 def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ONNX export and embedding cache for both gold sets (as a run keeps in OUT/_cache)."""
     return tmp_path_factory.mktemp("embeddings")
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize(
     ("gold", "docs", "minimum"),
     [

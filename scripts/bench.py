@@ -37,7 +37,9 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
-SENTENCES_PER_PAGE = 22
+# Words per page: the PDFs of corpus/ hold 400-600 words a page, the densest real-world PDF of
+# ../shared/pdfs (a three-column Federal Register issue) about 500.
+WORDS_PER_PAGE = 500
 PDF_SHARE = 0.7
 PAGES_PER_PDF = (8, 20)
 TARGETS = {"pages_per_s": 5.0, "floor_ratio": 1.3, "unchanged_share": 0.02,
@@ -121,6 +123,17 @@ def _recombiner(names: list[str], rng: random.Random) -> Any:
     return vary
 
 
+def _page(pool: list[str], rng: random.Random, vary: Any) -> list[str]:
+    """Recombined sentences filling one page of about ``WORDS_PER_PAGE`` words."""
+    page: list[str] = []
+    words = 0
+    while words < WORDS_PER_PAGE:
+        sentence = vary(rng.choice(pool))
+        page.append(sentence)
+        words += len(sentence.split())
+    return page
+
+
 def make_corpus(folder: Path, n_docs: int, seed: int = 7) -> dict[str, int]:
     """Write ``n_docs`` synthetic documents into ``folder``; return what was made."""
     pool = corpus_sentences(ROOT / "corpus")
@@ -129,11 +142,10 @@ def make_corpus(folder: Path, n_docs: int, seed: int = 7) -> dict[str, int]:
     rng = random.Random(seed)
     vary = _recombiner(organisation_names(), rng)
     folder.mkdir(parents=True, exist_ok=True)
-    made = {"documents": 0, "pdf": 0, "text": 0, "pdf_pages": 0, "sentences": 0}
+    made = {"documents": 0, "pdf": 0, "text": 0, "pdf_pages": 0, "sentences": 0, "words": 0}
     for i in range(n_docs):
         n_pages = rng.randint(*PAGES_PER_PDF)
-        pages = [[vary(s) for s in rng.sample(pool, min(SENTENCES_PER_PAGE, len(pool)))]
-                 for _ in range(n_pages)]
+        pages = [_page(pool, rng, vary) for _ in range(n_pages)]
         title = f"Synthetic response {i:05d}: " + pages[0][0][:60]
         if rng.random() < PDF_SHARE:
             _pdf(folder / f"doc-{i:05d}.pdf", title, pages)
@@ -145,6 +157,7 @@ def make_corpus(folder: Path, n_docs: int, seed: int = 7) -> dict[str, int]:
             made["text"] += 1
         made["documents"] += 1
         made["sentences"] += sum(len(p) for p in pages)
+        made["words"] += sum(len(s.split()) for p in pages for s in p)
     return made
 
 
@@ -286,7 +299,9 @@ def render(results: dict[str, Any]) -> str:
         f"- {m['os']}, Python {m['python']}; load average at start {m['load_average']}", "",
         "## Corpus", "",
         f"{n_docs} synthetic documents ({c['pdf']} PDFs with {c['pdf_pages']} pages, "
-        f"{c['text']} text files) recombining the sentences of `corpus/` with organisations; "
+        f"{c['text']} text files; {results['out'].get('words', 0)} words, about "
+        f"{results['out'].get('words', 0) / max(pages, 1):.0f} a page) recombining the "
+        "sentences of `corpus/` with organisations; "
         f"the run produced {pages} page rows and {sents} sentences "
         f"({results['out'].get('distinct_sentences', 'n/a')} distinct texts: the embedding "
         "cache embeds each distinct text once).", "",

@@ -52,3 +52,14 @@ def test_report_names_machine_and_targets() -> None:
     assert "| cold run / floor | ≤ 1.3 | 2.86 |" in text
     assert "| ingest | 40.0 | 0.25 | 1.82 | 37.50 | 600.00 |" in text
     assert "| analyse | 50.0 | 0.20 | 1.46 | 30.00 | 480.00 |" in text
+
+
+def test_synthetic_pages_hold_about_five_hundred_words() -> None:
+    import random
+
+    bench = _bench()
+    pool = bench.corpus_sentences(ROOT / "corpus")
+    rng = random.Random(5)
+    vary = bench._recombiner(bench.organisation_names(), rng)
+    counts = [sum(len(s.split()) for s in bench._page(pool, rng, vary)) for _ in range(20)]
+    assert all(500 <= n < 600 for n in counts), counts

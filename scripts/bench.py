@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,22 +144,35 @@ def make_corpus(folder: Path, n_docs: int, seed: int = 7) -> dict[str, int]:
     vary = _recombiner(organisation_names(), rng)
     folder.mkdir(parents=True, exist_ok=True)
     made = {"documents": 0, "pdf": 0, "text": 0, "pdf_pages": 0, "sentences": 0, "words": 0}
-    for i in range(n_docs):
-        n_pages = rng.randint(*PAGES_PER_PDF)
-        pages = [_page(pool, rng, vary) for _ in range(n_pages)]
-        title = f"Synthetic response {i:05d}: " + pages[0][0][:60]
-        if rng.random() < PDF_SHARE:
-            _pdf(folder / f"doc-{i:05d}.pdf", title, pages)
-            made["pdf"] += 1
-            made["pdf_pages"] += n_pages
-        else:
-            body = "\n\n".join(" ".join(page) for page in pages)
-            (folder / f"doc-{i:05d}.txt").write_text(f"{title}\n\n{body}\n", encoding="utf-8")
-            made["text"] += 1
-        made["documents"] += 1
-        made["sentences"] += sum(len(p) for p in pages)
-        made["words"] += sum(len(s.split()) for p in pages for s in p)
+    # The text is drawn here, in order; only the PDF layout (reportlab, pure Python) is
+    # spread over the cores, so the corpus does not depend on how many there are.
+    with ProcessPoolExecutor(os.cpu_count() or 1) as layout:
+        pending = []
+        for i in range(n_docs):
+            pages = _document(i, folder, pool, rng, vary, made, pending, layout)
+            made["documents"] += 1
+            made["sentences"] += sum(len(p) for p in pages)
+            made["words"] += sum(len(s.split()) for p in pages for s in p)
+        for future in pending:
+            future.result()
     return made
+
+
+def _document(i: int, folder: Path, pool: list[str], rng: random.Random, vary: Any,
+              made: dict[str, int], pending: list[Any], layout: Any) -> list[list[str]]:
+    """Draw document ``i``: a text file written now, or a PDF submitted to ``layout``."""
+    n_pages = rng.randint(*PAGES_PER_PDF)
+    pages = [_page(pool, rng, vary) for _ in range(n_pages)]
+    title = f"Synthetic response {i:05d}: " + pages[0][0][:60]
+    if rng.random() < PDF_SHARE:
+        pending.append(layout.submit(_pdf, folder / f"doc-{i:05d}.pdf", title, pages))
+        made["pdf"] += 1
+        made["pdf_pages"] += n_pages
+    else:
+        body = "\n\n".join(" ".join(page) for page in pages)
+        (folder / f"doc-{i:05d}.txt").write_text(f"{title}\n\n{body}\n", encoding="utf-8")
+        made["text"] += 1
+    return pages
 
 
 # --- measured runs -----------------------------------------------------------------------

@@ -147,7 +147,7 @@ def make_corpus(folder: Path, n_docs: int, seed: int = 7) -> dict[str, int]:
     # The text is drawn here, in order; only the PDF layout (reportlab, pure Python) is
     # spread over the cores, so the corpus does not depend on how many there are.
     with ProcessPoolExecutor(os.cpu_count() or 1) as layout:
-        pending = []
+        pending: list[Any] = []
         for i in range(n_docs):
             pages = _document(i, folder, pool, rng, vary, made, pending, layout)
             made["documents"] += 1
@@ -313,12 +313,13 @@ def render(results: dict[str, Any]) -> str:
         f"- {m['os']}, Python {m['python']}; load average at start {m['load_average']}", "",
         "## Corpus", "",
         f"{n_docs} synthetic documents ({c['pdf']} PDFs with {c['pdf_pages']} pages, "
-        f"{c['text']} text files; {results['out'].get('words', 0)} words, about "
-        f"{results['out'].get('words', 0) / max(pages, 1):.0f} a page) recombining the "
-        "sentences of `corpus/` with organisations; "
+        f"{c['text']} text files; {c.get('words', 0)} words, each page filled to about "
+        f"{WORDS_PER_PAGE} words) recombining the sentences of `corpus/` with organisations; "
         f"the run produced {pages} page rows and {sents} sentences "
         f"({results['out'].get('distinct_sentences', 'n/a')} distinct texts: the embedding "
-        "cache embeds each distinct text once).", "",
+        "cache embeds each distinct text once). Pages/s below count page rows: each PDF "
+        "page, and each text file as one (its 8-20 pages of text make it the cheaper count).",
+        "",
         "## End to end (`stancemap run`, local runner, subprocess)", "",
         "| run | seconds | share of cold | documents/s | pages/s | sentences/s | peak memory MB |",
         "|---|---|---|---|---|---|---|",
@@ -417,8 +418,17 @@ def main(argv: list[str] | None = None) -> None:
     results["floor"] = _floor(corpus, out)
     results["scaling"] = _scaling(args.workdir, n_docs, runs["cold"].seconds)
     (work / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
-    args.report.write_text(render(results), encoding="utf-8")
+    args.report.write_text(render(results) + _notes(args.report), encoding="utf-8")
     print(f"wrote {args.report}", flush=True)
+
+
+NOTES_MARKER = "<!-- notes: written by hand, kept when the script rewrites the rest -->"
+
+
+def _notes(report: Path) -> str:
+    """The hand-written part of an existing report (from ``NOTES_MARKER`` on), if any."""
+    text = report.read_text(encoding="utf-8") if report.exists() else ""
+    return "\n" + text[text.index(NOTES_MARKER):] if NOTES_MARKER in text else ""
 
 
 def _floor(corpus: Path, out: Path) -> dict[str, Any]:

@@ -63,3 +63,12 @@ def test_synthetic_pages_hold_about_five_hundred_words() -> None:
     vary = bench._recombiner(bench.organisation_names(), rng)
     counts = [sum(len(s.split()) for s in bench._page(pool, rng, vary)) for _ in range(20)]
     assert all(500 <= n < 600 for n in counts), counts
+
+
+def test_hand_written_notes_survive_a_rewrite(tmp_path: Path) -> None:
+    bench = _bench()
+    report = tmp_path / "BENCHMARKS.md"
+    assert bench._notes(report) == ""
+    report.write_text(f"# old figures\n\n{bench.NOTES_MARKER}\n\n## Notes\n\nKept.\n",
+                      encoding="utf-8")
+    assert bench._notes(report) == f"\n{bench.NOTES_MARKER}\n\n## Notes\n\nKept.\n"

@@ -21,7 +21,7 @@ from pipeline.config import Settings
 from pipeline.errors import DocumentError
 from pipeline.io import OutputStore
 from pipeline.schema import to_table
-from pipeline.workers import run_isolated
+from pipeline.workers import run_in_child, run_isolated
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +130,16 @@ def _author_update(document: dict[str, Any], author: Any) -> dict[str, Any]:
 
 
 def prepare_analysis(settings: Settings, store: OutputStore) -> None:
-    """Export the ONNX embedding model into the store's cache now, in this process, if it is
-    not there: worker processes run without torch, which the export needs."""
+    """Export the ONNX embedding model into the store's cache if it is not there, in a child
+    process: worker processes run without torch, which the export needs, and this process
+    need not keep torch and the sentence-transformers model (about 600 MB) for the rest of
+    the run."""
     if stage("pipeline.stance") is None and stage("pipeline.arguments") is None:
         return
-    from pipeline.embeddings import embedder_for
+    from pipeline.embeddings import export_if_missing
 
-    embedder_for(settings.nlp, store.cache_dir("embeddings")).prepare()
+    run_in_child(export_if_missing, (settings.nlp, store.cache_dir("embeddings")),
+                 "onnx-export")
 
 
 def analyse_one(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,

@@ -186,6 +186,17 @@ def onnx_fn(model_name: str, batch_size: int, folder: Path, quantise: bool = Fal
     return embed
 
 
+def export_if_missing(nlp: NlpConfig, cache_folder: Path) -> None:
+    """Export the ONNX model of ``nlp`` into ``cache_folder`` unless it is there (nothing to do
+    for the torch backend, or without the ``onnx`` package: :func:`embedder_for` then uses
+    torch)."""
+    if nlp.embedding_backend == "torch" or find_spec("onnx") is None:
+        return
+    quantise = nlp.embedding_backend == "onnx-int8"
+    name = f"{nlp.embedding_model}{'-int8' if quantise else ''}.onnx"
+    _exported(nlp.embedding_model, cache_folder / name, quantise)
+
+
 def embedder_for(nlp: NlpConfig, cache_folder: Path) -> EmbeddingCache:
     """The cached embedder configured by ``nlp`` (backend, model, batch size).
 

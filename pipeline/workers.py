@@ -60,7 +60,9 @@ def _serve(conn: Connection, blocked: tuple[str, ...]) -> None:  # pragma: no co
     """The worker loop: receive ``(job, warm, args)``, warm up, run, send the outcome.
 
     ``blocked`` modules cannot be imported here: torch, which spaCy's thinc and transformers'
-    tokenizers import when present but do not need, costs a worker about 250 MB.
+    tokenizers import when present but do not need, costs a worker about 250 MB. (SciPy's
+    array-API helpers cannot cope with a blocked torch, so workers must not import scipy or
+    scikit-learn; none of the per-document stages does.)
     """
     for name in blocked:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
@@ -249,6 +251,22 @@ def close_pools() -> None:
 
 
 atexit.register(close_pools)
+
+
+def run_in_child(job: Job, args: tuple[Any, ...], what: str) -> None:
+    """Run ``job(*args)`` to completion in a fresh spawned process, so that what it imports
+    and loads (e.g. torch, to export a model) is freed when it ends; here when this process
+    may not start one. Raises :class:`RuntimeError` naming ``what`` if it fails."""
+    if not can_isolate():
+        job(*args)
+        return
+    process = multiprocessing.get_context("spawn").Process(target=job, args=args,
+                                                           name=f"stancemap-{what}")
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"{what} failed in its process (exit code {process.exitcode}); "
+                           "its error is printed above")
 
 
 def can_isolate() -> bool:

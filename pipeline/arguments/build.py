@@ -236,8 +236,11 @@ def build_argument_tables(
 
     ``embed`` maps texts to normalised vectors (e.g. :meth:`EmbeddingCache.embed`).
     """
+    long_enough = pa.array([_long_enough(t, config) for t in sentences.column("text").to_pylist()],
+                           type=pa.bool_())
+    # Only the columns used, and only possible arguments, become Python rows (memory).
     sentence_rows = sorted(
-        (s for s in sentences.to_pylist() if _long_enough(s["text"], config)),
+        sentences.select(_SENTENCE_COLUMNS).filter(long_enough).to_pylist(),
         key=lambda s: (s["doc_id"], s["idx"]),
     )
     stance_of = _best_stances(stances)
@@ -264,6 +267,9 @@ def build_argument_tables(
                             _comparison_rows(rows, arg_vectors, labels, centroids)),
         vectors=arg_vectors,
     )
+
+
+_SENTENCE_COLUMNS = ["doc_id", "sentence_id", "idx", "text", "page"]
 
 
 def _long_enough(text: str, config: ArgumentsConfig) -> bool:

@@ -36,7 +36,12 @@ def minhash_signatures(texts: Sequence[str], n_perm: int = 64, shingle: int = 3)
     a = rng.integers(1, 1 << 32, size=n_perm, dtype=np.uint64)
     b = rng.integers(0, 1 << 32, size=n_perm, dtype=np.uint64)
     signatures = np.empty((len(texts), n_perm), dtype=np.uint64)
+    first: dict[str, int] = {}  # a repeated text (a template paragraph) is hashed once
     for i, text in enumerate(texts):
+        if text in first:
+            signatures[i] = signatures[first[text]]
+            continue
+        first[text] = i
         x = _shingle_hashes(text, shingle)
         signatures[i] = ((a[:, None] * x[None, :] + b[:, None]) % _PRIME).min(axis=1)
     return signatures

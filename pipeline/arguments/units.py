@@ -28,10 +28,13 @@ _CUES = (
 
 def lexical_features(texts: Sequence[str]) -> np.ndarray:
     """One row per text: a 0/1 flag per cue pattern and a squashed word count."""
+    known: dict[str, list[float]] = {}  # repeated texts are matched once
     rows = []
     for text in texts:
-        flags = [1.0 if cue.search(text) else 0.0 for cue in _CUES]
-        rows.append([*flags, min(len(text.split()), 40) / 40.0])
+        if text not in known:
+            flags = [1.0 if cue.search(text) else 0.0 for cue in _CUES]
+            known[text] = [*flags, min(len(text.split()), 40) / 40.0]
+        rows.append(known[text])
     return np.asarray(rows, dtype=np.float32).reshape(len(texts), len(_CUES) + 1)
 
 

@@ -8,23 +8,24 @@ cache and the trained argument classifier.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from pipeline.arguments.cluster import OUTLIER, ClusterParams, cluster_vectors, split_by_sign
-from pipeline.arguments.duplicates import near_duplicate_groups
+from pipeline.arguments.duplicates import SignatureCache, near_duplicate_groups
 from pipeline.arguments.keywords import ctfidf_keywords, label_from_keywords
 from pipeline.arguments.units import NONE_KIND, ArgumentClassifier, features
 from pipeline.config import ArgumentsConfig, Settings
 from pipeline.embeddings import EmbeddingCache, embedder_for, normalise
-from pipeline.io import OutputStore
+from pipeline.io import OutputStore, atomic_write_bytes
 from pipeline.schema import to_table
 
 log = logging.getLogger(__name__)
@@ -143,14 +144,14 @@ def _argument_rows(
 
 
 def _duplicate_groups(rows: list[dict[str, Any]], sentences: list[dict[str, Any]],
-                      threshold: float) -> None:
+                      threshold: float, doc_signatures: SignatureCache | None) -> None:
     """Set ``duplicate_group``: whole documents first, then sentences repeated across docs."""
     doc_texts: dict[str, list[str]] = defaultdict(list)
     for s in sentences:
         doc_texts[s["doc_id"]].append(s["text"])
     doc_ids = sorted(doc_texts)
     doc_groups = near_duplicate_groups(doc_ids, [" ".join(doc_texts[d]) for d in doc_ids],
-                                       threshold)
+                                       threshold, cache=doc_signatures)
     arg_groups = near_duplicate_groups([r["argument_id"] for r in rows],
                                        [r["text"] for r in rows], threshold)
     docs_in_group: dict[str, set[str]] = defaultdict(set)
@@ -231,8 +232,11 @@ def _comparison_rows(rows: list[dict[str, Any]], vectors: np.ndarray, labels: np
 def build_argument_tables(
     sentences: pa.Table, stances: pa.Table, documents: pa.Table, embed: Embed,
     classifier: ArgumentClassifier, config: ArgumentsConfig,
+    doc_signatures: SignatureCache | None = None,
 ) -> ArgumentResult:
     """Find, cluster and compare the arguments of ``sentences`` (the pure core).
+
+    ``doc_signatures`` holds (and receives) the MinHash signatures of whole documents.
 
     ``embed`` maps texts to normalised vectors (e.g. :meth:`EmbeddingCache.embed`).
     """
@@ -251,7 +255,7 @@ def build_argument_tables(
     order = sorted(range(len(rows)), key=lambda i: rows[i]["argument_id"])
     rows = [rows[i] for i in order]
     arg_vectors = vectors[np.asarray(chosen, dtype=np.int64)[order]] if rows else vectors[:0]
-    _duplicate_groups(rows, sentence_rows, config.near_duplicate_threshold)
+    _duplicate_groups(rows, sentence_rows, config.near_duplicate_threshold, doc_signatures)
     space = _centre(arg_vectors) if config.centre_embeddings else arg_vectors
     labels = cluster_vectors(space, cluster_params(config))
     if config.split_by_stance and len(rows):
@@ -307,11 +311,34 @@ def build_arguments(store: OutputStore, settings: Settings) -> ArgumentResult:
     ``store.write_table``.
     """
     cache = cached_embedder(store, settings)
+    signatures_file = store.cache_dir("minhash") / "documents.npz"
+    signatures = _read_signatures(signatures_file)
     result = build_argument_tables(
         store.read_table("sentences"), store.read_table("stances"),
         store.read_table("documents"), cache.embed, load_classifier(settings),
-        settings.arguments,
+        settings.arguments, signatures,
     )
     cache.compact()
+    _write_signatures(signatures_file, signatures.kept())
     return result
+
+
+def _read_signatures(path: Path) -> SignatureCache:
+    """The document signatures saved by the last run (none if absent or unreadable)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return SignatureCache(dict(zip(data["keys"].tolist(), data["signatures"],
+                                           strict=True)))
+    except FileNotFoundError:
+        return SignatureCache()
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("ignoring unreadable signature cache %s: %s", path, exc)
+        return SignatureCache()
+
+
+def _write_signatures(path: Path, signatures: dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, keys=np.asarray(list(signatures), dtype="U32"),
+             signatures=np.asarray(list(signatures.values()), dtype=np.uint64))
+    atomic_write_bytes(path, buffer.getvalue())
 

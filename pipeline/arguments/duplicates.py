@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,8 +30,28 @@ def _shingle_hashes(text: str, size: int) -> np.ndarray:
     )
 
 
-def minhash_signatures(texts: Sequence[str], n_perm: int = 64, shingle: int = 3) -> np.ndarray:
-    """An ``(len(texts), n_perm)`` uint64 MinHash signature per text (fixed seeds)."""
+@dataclass
+class SignatureCache:
+    """MinHash signatures by text hash, kept between runs (whole documents: the costliest
+    texts to hash, and nearly all unchanged from one run to the next)."""
+
+    known: dict[str, np.ndarray] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+    @staticmethod
+    def key(text: str, n_perm: int, shingle: int) -> str:
+        """The cache key of ``text`` under these MinHash parameters."""
+        return hashlib.sha256(f"{n_perm}|{shingle}|{text}".encode()).hexdigest()[:32]
+
+    def kept(self) -> dict[str, np.ndarray]:
+        """The signatures used since this cache was loaded (what is worth saving)."""
+        return {k: self.known[k] for k in sorted(self.used) if k in self.known}
+
+
+def minhash_signatures(texts: Sequence[str], n_perm: int = 64, shingle: int = 3,
+                       cache: SignatureCache | None = None) -> np.ndarray:
+    """An ``(len(texts), n_perm)`` uint64 MinHash signature per text (fixed seeds), taken
+    from ``cache`` where it holds them (and added to it)."""
     rng = np.random.default_rng(20201126)
     # a, b < 2**32 and shingle hashes < 2**32, so a*x + b never overflows 64 bits.
     a = rng.integers(1, 1 << 32, size=n_perm, dtype=np.uint64)
@@ -42,20 +63,27 @@ def minhash_signatures(texts: Sequence[str], n_perm: int = 64, shingle: int = 3)
             signatures[i] = signatures[first[text]]
             continue
         first[text] = i
-        x = _shingle_hashes(text, shingle)
-        signatures[i] = ((a[:, None] * x[None, :] + b[:, None]) % _PRIME).min(axis=1)
+        key = SignatureCache.key(text, n_perm, shingle) if cache is not None else ""
+        if cache is not None and key in cache.known:
+            signatures[i] = cache.known[key]
+        else:
+            x = _shingle_hashes(text, shingle)
+            signatures[i] = ((a[:, None] * x[None, :] + b[:, None]) % _PRIME).min(axis=1)
+        if cache is not None:
+            cache.known[key] = signatures[i].copy()
+            cache.used.add(key)
     return signatures
 
 
 def near_duplicate_groups(
     keys: Sequence[str], texts: Sequence[str], threshold: float,
-    n_perm: int = 64, bands: int = 16, shingle: int = 3,
+    n_perm: int = 64, bands: int = 16, shingle: int = 3, cache: SignatureCache | None = None,
 ) -> dict[str, str]:
     """Map each key that has a near-duplicate to its group id (``dup-`` + hash of members).
 
     Keys without a near-duplicate are absent from the result. Empty texts never match.
     """
-    signatures = minhash_signatures(texts, n_perm, shingle)
+    signatures = minhash_signatures(texts, n_perm, shingle, cache)
     rows = n_perm // bands
     parent = list(range(len(keys)))
 

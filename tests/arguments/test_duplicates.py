@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipeline.arguments.duplicates import minhash_signatures, near_duplicate_groups
 
@@ -42,3 +43,25 @@ def test_signatures_are_deterministic_and_similarity_tracks_jaccard() -> None:
     assert np.mean(sig[0] == sig[2]) < 0.1
     assert np.array_equal(sig, minhash_signatures([TEMPLATE, TEMPLATE,
                                                    "something else entirely different here"]))
+
+
+def test_a_signature_cache_gives_the_same_signatures_and_skips_known_texts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.arguments import duplicates
+    from pipeline.arguments.duplicates import SignatureCache, minhash_signatures
+
+    texts = ["the council backs a statutory board for the area",
+             "trusts want more time before any transfer of functions"]
+    cache = SignatureCache()
+    first = minhash_signatures(texts, cache=cache)
+    assert np.array_equal(first, minhash_signatures(texts))
+    calls: list[str] = []
+    real = duplicates._shingle_hashes
+    monkeypatch.setattr(duplicates, "_shingle_hashes",
+                        lambda text, size: calls.append(text) or real(text, size))
+    again = SignatureCache(dict(cache.known))
+    second = minhash_signatures([*texts[1:], "a new text about primary care networks"],
+                                cache=again)
+    assert calls == ["a new text about primary care networks"]
+    assert np.array_equal(second[0], first[1])
+    assert len(again.kept()) == 2  # the text no longer used is not kept

@@ -287,8 +287,8 @@ def run_isolated(settings: Settings, job: Job, args: tuple[Any, ...], name: str,
         return job(*args)
     limits = Limits(settings.corpus.max_seconds_per_document,
                     settings.corpus.max_memory_mb_per_document)
-    # With an ONNX backend nothing in a worker needs torch (the parent exports the model
-    # first: see flows.stages.prepare_analysis).
+    # With an ONNX backend nothing in a worker needs torch (the model is exported before the
+    # workers start: see flows.stages.prepare_analysis).
     blocked = ("torch",) if settings.nlp.embedding_backend != "torch" else ()
     pool = shared_pool(settings.runtime.worker_count, blocked)
     return pool.run(job, args, name, limits, warm)

@@ -141,7 +141,10 @@ class WorkerPool:
         """
         worker = self._idle.get()
         try:
-            if worker is None or not worker.process.is_alive():
+            if worker is not None and not worker.process.is_alive():  # died while idle
+                self._kill(worker)
+                worker = None
+            if worker is None:
                 worker = self._start()
             worker.conn.send((job, warm, args))
             status, value = self._wait(worker, name, limits, warming=True)

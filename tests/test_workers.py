@@ -154,3 +154,11 @@ def test_isolation_none_runs_in_this_process(monkeypatch: pytest.MonkeyPatch) ->
 def test_resident_memory_of_this_process_is_read() -> None:
     assert 10 < (resident_mb(os.getpid()) or 0) < 24_000
     assert resident_mb(2**22 + 12345) is None
+
+
+def test_a_worker_that_died_while_idle_is_replaced_and_reaped(pool: WorkerPool) -> None:
+    dead = pool.run(pid, (0,), "k.txt", LIMITS)
+    os.kill(dead, signal.SIGKILL)
+    time.sleep(0.5)
+    assert pool.run(pid, (0,), "k.txt", LIMITS) not in (dead, os.getpid())
+    assert len(pool._workers) == 1

@@ -193,14 +193,19 @@ def _embed_arguments(rel_path: str, sentences: pa.Table, settings: Settings,
     if arguments_mod is None:
         return
     try:
-        from pipeline.embeddings import embedder_for
-
-        folder = store.cache_dir("embeddings")
-        embedder = cached("embedder", str(folder), lambda: embedder_for(settings.nlp, folder))
-        arguments_mod.embed_candidates(sentences, settings.arguments, embedder.embed)
+        arguments_mod.embed_candidates(sentences, settings.arguments,
+                                       _embedder(settings, store).embed)
     except Exception:  # the arguments stage embeds what is missing
         log.warning("could not embed the arguments of %s ahead of time", rel_path,
                     exc_info=True)
+
+
+def _embedder(settings: Settings, store: OutputStore) -> Any:
+    """The store's cached embedder, one per process (it keeps the vectors it has read)."""
+    from pipeline.embeddings import embedder_for
+
+    folder = store.cache_dir("embeddings")
+    return cached("embedder", str(folder), lambda: embedder_for(settings.nlp, folder))
 
 
 def analyse_warm(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,
@@ -214,9 +219,8 @@ def analyse_warm(rel_path: str, doc_id: str, settings: Settings, store: OutputSt
         cached("register", fingerprints["entities"], lambda: entities_mod.load_register(settings))
     if "stance" in todo and stage("pipeline.stance") is not None:
         _stance_inputs(settings, store, fingerprints)
-        from pipeline.embeddings import embedder_for
-
-        embedder_for(settings.nlp, store.cache_dir("embeddings")).prepare()
+    if stage("pipeline.stance") is not None or stage("pipeline.arguments") is not None:
+        _embedder(settings, store).prepare()
 
 
 def _entities(rel_path: str, doc_id: str, document: dict[str, Any], sentences: pa.Table,

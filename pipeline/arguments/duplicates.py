@@ -56,22 +56,15 @@ def minhash_signatures(texts: Sequence[str], n_perm: int = 64, shingle: int = 3,
     # a, b < 2**32 and shingle hashes < 2**32, so a*x + b never overflows 64 bits.
     a = rng.integers(1, 1 << 32, size=n_perm, dtype=np.uint64)
     b = rng.integers(0, 1 << 32, size=n_perm, dtype=np.uint64)
+    known = cache if cache is not None else SignatureCache()  # a repeated text is hashed once
     signatures = np.empty((len(texts), n_perm), dtype=np.uint64)
-    first: dict[str, int] = {}  # a repeated text (a template paragraph) is hashed once
     for i, text in enumerate(texts):
-        if text in first:
-            signatures[i] = signatures[first[text]]
-            continue
-        first[text] = i
-        key = SignatureCache.key(text, n_perm, shingle) if cache is not None else ""
-        if cache is not None and key in cache.known:
-            signatures[i] = cache.known[key]
-        else:
+        key = SignatureCache.key(text, n_perm, shingle)
+        if key not in known.known:
             x = _shingle_hashes(text, shingle)
-            signatures[i] = ((a[:, None] * x[None, :] + b[:, None]) % _PRIME).min(axis=1)
-        if cache is not None:
-            cache.known[key] = signatures[i].copy()
-            cache.used.add(key)
+            known.known[key] = ((a[:, None] * x[None, :] + b[:, None]) % _PRIME).min(axis=1)
+        signatures[i] = known.known[key]
+        known.used.add(key)
     return signatures
 
 

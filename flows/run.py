@@ -209,8 +209,9 @@ def _corpus_stages(store: OutputStore, settings: Settings, manifest: inc.Manifes
                    fps: dict[str, str], summary: dict[str, Any]) -> None:
     """Rebuild organisations and arguments when any document or their settings changed."""
     signature = manifest.signature()
-    for name, run in (("organisations", lambda: tasks.organisations_task(store)),
-                      ("arguments", lambda: tasks.arguments_task(store, settings))):
+    stage_runs = (("organisations", lambda: tasks.organisations_task(store)),
+                  ("arguments", lambda: tasks.arguments_task(store, settings, fps["arguments"])))
+    for name, run in stage_runs:
         key = f"{signature}:{fps[name]}"
         if manifest.corpus.get(name) == key and store.exists(name):
             summary["notes"].append(f"{name}: unchanged")

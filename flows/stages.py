@@ -60,7 +60,7 @@ def _note(module: str, why: str) -> None:
 
 
 _LOADED: dict[tuple[str, str], Any] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entrant: a loader may use another cached model
 
 
 def cached(kind: str, fingerprint: str, load: Callable[[], Any]) -> Any:
@@ -271,9 +271,16 @@ def _stance_inputs(settings: Settings, store: OutputStore,
     stance_mod = importlib.import_module("pipeline.stance")
     targets = cached("targets", fingerprints["stance"],
                      lambda: stance_mod.load_targets(settings.resolve(settings.stance.targets)))
-    folder = store.cache_dir("embeddings")  # shared with the arguments stage
-    model = cached("stance_model", f"{fingerprints['stance']}|{folder}",
-                   lambda: stance_mod.load_stance_model(settings, folder))
+    folder = store.cache_dir("embeddings")
+
+    def load_model() -> Any:
+        model = stance_mod.load_stance_model(settings)
+        # The process's one cached embedder: the vectors it reads or computes for stance are
+        # then at hand when the same sentences are embedded for the arguments stage.
+        model.embed_fn = _embedder(settings, store).embed
+        return model
+
+    model = cached("stance_model", f"{fingerprints['stance']}|{folder}", load_model)
     return targets, model
 
 

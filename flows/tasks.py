@@ -80,12 +80,14 @@ def organisations_task(store: OutputStore) -> int:
 
 
 @task(name="build-arguments", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
-def arguments_task(store: OutputStore, settings: Settings) -> int:
-    """Rebuild ``arguments``, ``clusters`` and ``comparison`` for the whole corpus."""
+def arguments_task(store: OutputStore, settings: Settings, fingerprint: str) -> int:
+    """Rebuild ``arguments``, ``clusters`` and ``comparison`` for the whole corpus (adding
+    the few changed documents to the existing themes when it can; ``fingerprint`` is the
+    stage's settings and code, under which the themes were learnt)."""
     arguments = stages.stage("pipeline.arguments")
     if arguments is None:
         return 0
-    result = arguments.build_arguments(store, settings)
+    result = arguments.build_arguments(store, settings, fingerprint)
     for name in ("arguments", "clusters", "comparison"):
         store.write_table(name, getattr(result, name))
     return int(result.arguments.num_rows)

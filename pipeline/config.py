@@ -72,6 +72,8 @@ class ArgumentsConfig(_Section):
     centre_embeddings: bool
     min_words: int = Field(ge=1)
     near_duplicate_threshold: float = Field(gt=0, le=1)
+    update_from_documents: int = Field(ge=0)
+    rebuild_share: float = Field(ge=0, le=1)
 
 
 class ReportConfig(_Section):

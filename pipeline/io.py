@@ -19,15 +19,18 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -49,6 +52,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Save named arrays to ``path`` as ``.npz``, atomically (no pickled objects)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays saved at ``path`` by :func:`write_arrays`; None when absent or unreadable
+    (a cache or index that cannot be read is rebuilt, not fatal)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        log.warning("ignoring unreadable %s: %s", path, exc)
+        return None
 
 
 def _write_parquet(path: Path, table: pa.Table) -> None:
@@ -94,6 +117,15 @@ class OutputStore:
         if not folder.is_dir():
             return set()
         return {p.stem for p in folder.glob("*.parquet") if not p.name.startswith((".", "_"))}
+
+    def part_token(self, name: str, key: str) -> str:
+        """Size and modification time of part ``key`` of ``name`` ("" if absent): it changes
+        whenever the part is rewritten, since every write replaces the file."""
+        try:
+            stat = (self.table_path(name) / f"{key}.parquet").stat()
+        except FileNotFoundError:
+            return ""
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
 
     def write_table(self, name: str, table: pa.Table) -> None:
         """Replace the corpus-level table ``name``."""

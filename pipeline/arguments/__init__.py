@@ -1,8 +1,9 @@
 """Arguments: find argument sentences, cluster them across documents, compare holders.
 
 Entry point: :func:`build_arguments` (store in, ``arguments``/``clusters``/``comparison``
-tables out); :func:`build_argument_tables` is the store-free core; :func:`embed_candidates`
-fills the embedding cache per document ahead of it.
+tables out). Its store-free cores are :func:`build_argument_tables` (a full build) and
+:func:`update_argument_tables` (documents join the themes of the last full build);
+:func:`embed_candidates` fills the embedding cache per document ahead of them.
 """
 
 from pipeline.arguments.build import (
@@ -11,7 +12,8 @@ from pipeline.arguments.build import (
     build_argument_tables,
     build_arguments,
     embed_candidates,
+    update_argument_tables,
 )
 
 __all__ = ["ArgumentResult", "argument_id", "build_argument_tables", "build_arguments",
-           "embed_candidates"]
+           "embed_candidates", "update_argument_tables"]

@@ -8,11 +8,10 @@ cache and the trained argument classifier.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -20,12 +19,22 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.arguments.cluster import OUTLIER, ClusterParams, cluster_vectors, split_by_sign
-from pipeline.arguments.duplicates import SignatureCache, near_duplicate_groups
+from pipeline.arguments.duplicates import (
+    SignatureCache,
+    UnionFind,
+    band_hashes,
+    group_ids,
+    groups_from_signatures,
+    minhash_signatures,
+    similarity,
+    usable,
+)
 from pipeline.arguments.keywords import ctfidf_keywords, label_from_keywords
+from pipeline.arguments.themes import ThemeIndex, load_index, needs_rebuild, save_index, stamped
 from pipeline.arguments.units import NONE_KIND, ArgumentClassifier, features
 from pipeline.config import ArgumentsConfig, Settings
 from pipeline.embeddings import EmbeddingCache, embedder_for, normalise
-from pipeline.io import OutputStore, atomic_write_bytes
+from pipeline.io import OutputStore, read_arrays, write_arrays
 from pipeline.schema import to_table
 
 log = logging.getLogger(__name__)
@@ -38,12 +47,14 @@ KEY_POINT_MAX_WORDS = 45
 
 @dataclass
 class ArgumentResult:
-    """The three tables, plus the argument embeddings (rows aligned with ``arguments``)."""
+    """The three tables, the theme index that goes with them and, from a full build, the
+    argument embeddings (rows aligned with ``arguments``)."""
 
     arguments: pa.Table
     clusters: pa.Table
     comparison: pa.Table
-    vectors: np.ndarray = field(repr=False)
+    themes: ThemeIndex = field(repr=False)
+    vectors: np.ndarray | None = field(default=None, repr=False)
 
 
 def argument_id(doc_id: str, sentence_id: str) -> str:
@@ -67,17 +78,6 @@ def _author(doc: dict[str, Any]) -> str:
         if doc.get(key):
             return str(doc[key])
     return PurePath(str(doc.get("source_path") or doc["doc_id"])).stem
-
-
-def _centre(vectors: np.ndarray) -> np.ndarray:
-    """Subtract the corpus mean and renormalise.
-
-    In a one-topic corpus every sentence shares a large common direction ("this is about
-    care systems"); removing it lets the themes that differ decide the distances.
-    """
-    if len(vectors) < 2:
-        return vectors
-    return normalise(vectors - vectors.mean(axis=0, keepdims=True))
 
 
 def _best_stances(stances: pa.Table) -> dict[str, dict[str, Any]]:
@@ -143,57 +143,126 @@ def _argument_rows(
     return rows
 
 
-def _duplicate_groups(rows: list[dict[str, Any]], sentences: list[dict[str, Any]],
-                      threshold: float, doc_signatures: SignatureCache | None) -> None:
-    """Set ``duplicate_group``: whole documents first, then sentences repeated across docs."""
-    doc_texts: dict[str, list[str]] = defaultdict(list)
+@dataclass
+class _Duplicates:
+    """Near-duplicate state of one build: per document and per argument (row-aligned)."""
+
+    doc_ids: list[str]
+    doc_signatures: np.ndarray
+    doc_usable: np.ndarray
+    doc_groups: dict[str, str]
+    argument_groups: dict[str, str]
+    band_keys: np.ndarray
+
+
+def _doc_texts(sentences: list[dict[str, Any]], doc_ids: Sequence[str]) -> list[str]:
+    """Each document's possible arguments joined: what whole-document duplicates compare."""
+    texts: dict[str, list[str]] = defaultdict(list)
     for s in sentences:
-        doc_texts[s["doc_id"]].append(s["text"])
-    doc_ids = sorted(doc_texts)
-    doc_groups = near_duplicate_groups(doc_ids, [" ".join(doc_texts[d]) for d in doc_ids],
-                                       threshold, cache=doc_signatures)
-    arg_groups = near_duplicate_groups([r["argument_id"] for r in rows],
-                                       [r["text"] for r in rows], threshold)
+        texts[s["doc_id"]].append(s["text"])
+    return [" ".join(texts.get(doc_id, [])) for doc_id in doc_ids]
+
+
+def _find_duplicates(rows: list[dict[str, Any]], sentences: list[dict[str, Any]],
+                     doc_ids: list[str], threshold: float,
+                     doc_signatures: SignatureCache | None) -> _Duplicates:
+    """Whole documents that are copies of each other, and arguments repeated across docs."""
+    doc_texts = _doc_texts(sentences, doc_ids)
+    signatures = minhash_signatures(doc_texts, cache=doc_signatures)
+    doc_usable = usable(doc_texts)
+    texts = [r["text"] for r in rows]
+    arg_signatures = minhash_signatures(texts)
+    return _Duplicates(
+        doc_ids, signatures, doc_usable,
+        groups_from_signatures(doc_ids, signatures, doc_usable, threshold),
+        groups_from_signatures([r["argument_id"] for r in rows], arg_signatures, usable(texts),
+                               threshold),
+        band_hashes(arg_signatures),
+    )
+
+
+def _set_duplicate_groups(rows: list[dict[str, Any]], doc_groups: dict[str, str],
+                          argument_groups: dict[str, str]) -> None:
+    """Set ``duplicate_group``: the document's group if the whole document is a copy, else the
+    argument's group when it spans more than one document."""
     docs_in_group: dict[str, set[str]] = defaultdict(set)
     for r in rows:
-        if r["argument_id"] in arg_groups:
-            docs_in_group[arg_groups[r["argument_id"]]].add(r["doc_id"])
+        if r["argument_id"] in argument_groups:
+            docs_in_group[argument_groups[r["argument_id"]]].add(r["doc_id"])
     for r in rows:
-        group = arg_groups.get(r["argument_id"])
+        group = argument_groups.get(r["argument_id"])
         if r["doc_id"] in doc_groups:
             r["duplicate_group"] = doc_groups[r["doc_id"]]
         elif group is not None and len(docs_in_group[group]) > 1:
             r["duplicate_group"] = group
+        else:
+            r["duplicate_group"] = None
 
 
-def _key_point(rows: list[dict[str, Any]], members: np.ndarray, vectors: np.ndarray,
-               centroid: np.ndarray) -> int:
-    """The member closest to the centroid, among those of readable length if any."""
+def _key_point(rows: list[dict[str, Any]], members: np.ndarray, sims: np.ndarray) -> int:
+    """The member most similar to its theme, among those of readable length if any."""
     readable = [i for i in members if 8 <= len(rows[i]["text"].split()) <= KEY_POINT_MAX_WORDS]
     candidates = np.asarray(readable or members, dtype=np.int64)
-    return int(candidates[int(np.argmax(vectors[candidates] @ centroid))])
+    return int(candidates[int(np.argmax(sims[candidates]))])
 
 
-def _cluster_rows(
-    rows: list[dict[str, Any]], vectors: np.ndarray, labels: np.ndarray
-) -> tuple[list[dict[str, Any]], dict[int, np.ndarray]]:
-    """One ``clusters`` row per label; also each label's centroid. Sets ``cluster_id``."""
-    keywords = ctfidf_keywords([r["text"] for r in rows], labels.tolist())
-    out, centroids = [], {}
-    for c in sorted(set(labels.tolist()) - {OUTLIER}):
+def _theme_centroids(space: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The normalised mean of each theme's members, a row per label ``0..k-1``."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    centroids = np.zeros((k, space.shape[1]), dtype=np.float32)
+    for c in range(k):
+        centroid = space[labels == c].mean(axis=0)
+        centroids[c] = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
+    return centroids
+
+
+def _own_similarity(space: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Each row's cosine to its own theme's centroid (nan for outliers)."""
+    sims = np.full(len(space), np.nan, dtype=np.float32)
+    member = labels >= 0
+    if member.any():
+        sims[member] = np.einsum("ij,ij->i", space[member], centroids[labels[member]])
+    return sims
+
+
+@dataclass(frozen=True)
+class _Theme:
+    cluster_id: str
+    label: str
+    keywords: list[str]
+
+
+def _name_themes(rows: list[dict[str, Any]], labels: np.ndarray,
+                 sims: np.ndarray) -> list[_Theme]:
+    """A stable id (from the key point), c-TF-IDF keywords and a label for each new theme."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    keywords = ctfidf_keywords([r["text"] for r in rows], labels.tolist()) if k else {}
+    themes = []
+    for c in range(k):
+        key = rows[_key_point(rows, np.flatnonzero(labels == c), sims)]
+        themes.append(_Theme("c-" + hashlib.sha256(key["argument_id"].encode()).hexdigest()[:12],
+                             label_from_keywords(keywords[c]), keywords[c]))
+    return themes
+
+
+def _cluster_rows(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarray,
+                  themes: Sequence[_Theme]) -> list[dict[str, Any]]:
+    """One ``clusters`` row per theme with members; sets each row's ``cluster_id``."""
+    for r in rows:
+        r["cluster_id"] = None
+    out = []
+    for c, theme in enumerate(themes):
         members = np.flatnonzero(labels == c)
-        centroid = vectors[members].mean(axis=0)
-        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        centroids[c] = centroid
-        key = rows[_key_point(rows, members, vectors, centroid)]
-        cluster_id = "c-" + hashlib.sha256(key["argument_id"].encode()).hexdigest()[:12]
+        if not len(members):
+            continue
+        key = rows[_key_point(rows, members, sims)]
         member_rows = [rows[i] for i in members]
         for r in member_rows:
-            r["cluster_id"] = cluster_id
+            r["cluster_id"] = theme.cluster_id
         stances = Counter(r["stance"] for r in member_rows)
         out.append({
-            "cluster_id": cluster_id, "label": label_from_keywords(keywords[c]),
-            "keywords": keywords[c], "key_point": key["text"],
+            "cluster_id": theme.cluster_id, "label": theme.label,
+            "keywords": theme.keywords, "key_point": key["text"],
             "key_point_doc_id": key["doc_id"], "key_point_page": key["page"],
             "size": len(members), "n_documents": len({r["doc_id"] for r in member_rows}),
             "n_holders": len({r["holder"] for r in member_rows}),
@@ -202,11 +271,11 @@ def _cluster_rows(
             "n_conditional": stances["conditional"], "n_neutral": stances["neutral"],
             "targets": sorted({r["target"] for r in member_rows if r["target"]}),
         })
-    return out, centroids
+    return out
 
 
-def _comparison_rows(rows: list[dict[str, Any]], vectors: np.ndarray, labels: np.ndarray,
-                     centroids: dict[int, np.ndarray]) -> list[dict[str, Any]]:
+def _comparison_rows(rows: list[dict[str, Any]], labels: np.ndarray,
+                     sims: np.ndarray) -> list[dict[str, Any]]:
     """Cluster × holder × stance, so agreement and disagreement never share a row."""
     groups: dict[tuple[int, str, str], list[int]] = defaultdict(list)
     for i, (r, c) in enumerate(zip(rows, labels.tolist(), strict=True)):
@@ -219,7 +288,7 @@ def _comparison_rows(rows: list[dict[str, Any]], vectors: np.ndarray, labels: np
             majority[(c, holder)] = rank
     out = []
     for (c, holder, stance), members in sorted(groups.items()):
-        best = members[int(np.argmax(vectors[members] @ centroids[c]))]
+        best = members[int(np.argmax(sims[members]))]
         out.append({
             "cluster_id": rows[best]["cluster_id"], "holder": holder, "stance": stance,
             "n_arguments": len(members), "is_majority": majority[(c, holder)][2] == stance,
@@ -229,17 +298,26 @@ def _comparison_rows(rows: list[dict[str, Any]], vectors: np.ndarray, labels: np
     return sorted(out, key=lambda r: (r["cluster_id"], r["holder"], r["stance"]))
 
 
-def build_argument_tables(
-    sentences: pa.Table, stances: pa.Table, documents: pa.Table, embed: Embed,
-    classifier: ArgumentClassifier, config: ArgumentsConfig,
-    doc_signatures: SignatureCache | None = None,
-) -> ArgumentResult:
-    """Find, cluster and compare the arguments of ``sentences`` (the pure core).
+def _result(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarray,
+            themes: Sequence[_Theme], index: ThemeIndex,
+            vectors: np.ndarray | None) -> ArgumentResult:
+    """The three tables of ``rows`` (sorted by argument id) placed in ``themes``."""
+    cluster_rows = _cluster_rows(rows, labels, sims, themes)
+    log.info("arguments: %d (%s), %d clusters", len(rows),
+             dict(Counter(r["kind"] for r in rows)), len(cluster_rows))
+    return ArgumentResult(
+        arguments=to_table("arguments", rows),
+        clusters=to_table("clusters", cluster_rows),
+        comparison=to_table("comparison", _comparison_rows(rows, labels, sims)),
+        themes=index, vectors=vectors,
+    )
 
-    ``doc_signatures`` holds (and receives) the MinHash signatures of whole documents.
 
-    ``embed`` maps texts to normalised vectors (e.g. :meth:`EmbeddingCache.embed`).
-    """
+def _candidates(sentences: pa.Table, stances: pa.Table, documents: pa.Table, embed: Embed,
+                classifier: ArgumentClassifier, config: ArgumentsConfig,
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], np.ndarray]:
+    """Possible-argument sentences, the argument rows among them (sorted by id) and their
+    embeddings."""
     long_enough = pa.array([_long_enough(t, config) for t in sentences.column("text").to_pylist()],
                            type=pa.bool_())
     # Only the columns used, and only possible arguments, become Python rows (memory).
@@ -255,22 +333,159 @@ def build_argument_tables(
     order = sorted(range(len(rows)), key=lambda i: rows[i]["argument_id"])
     rows = [rows[i] for i in order]
     arg_vectors = vectors[np.asarray(chosen, dtype=np.int64)[order]] if rows else vectors[:0]
-    _duplicate_groups(rows, sentence_rows, config.near_duplicate_threshold, doc_signatures)
-    space = _centre(arg_vectors) if config.centre_embeddings else arg_vectors
+    return sentence_rows, rows, arg_vectors
+
+
+def build_argument_tables(
+    sentences: pa.Table, stances: pa.Table, documents: pa.Table, embed: Embed,
+    classifier: ArgumentClassifier, config: ArgumentsConfig,
+    doc_signatures: SignatureCache | None = None,
+) -> ArgumentResult:
+    """Find, cluster and compare the arguments of ``sentences`` (the pure core, a full build).
+
+    ``embed`` maps texts to normalised vectors (e.g. :meth:`EmbeddingCache.embed`);
+    ``doc_signatures`` holds (and receives) the MinHash signatures of whole documents.
+    """
+    sentence_rows, rows, vectors = _candidates(sentences, stances, documents, embed,
+                                               classifier, config)
+    doc_ids = sorted(set(documents.column("doc_id").to_pylist())
+                     | {s["doc_id"] for s in sentence_rows})
+    dups = _find_duplicates(rows, sentence_rows, doc_ids, config.near_duplicate_threshold,
+                            doc_signatures)
+    _set_duplicate_groups(rows, dups.doc_groups, dups.argument_groups)
+    mean = (vectors.mean(axis=0) if config.centre_embeddings and len(rows) >= 2
+            else np.zeros(vectors.shape[1], dtype=np.float32))
+    space = _centred(vectors, mean)
     labels = cluster_vectors(space, cluster_params(config))
     if config.split_by_stance and len(rows):
         signs = np.asarray([STANCE_SIGN.get(r["stance"] or "", 0) for r in rows])
         labels = split_by_sign(space, labels, signs, config.min_cluster_size)
-    cluster_rows, centroids = _cluster_rows(rows, space, labels)
-    log.info("arguments: %d of %d sentences (%s), %d clusters", len(rows), len(sentence_rows),
-             dict(Counter(r["kind"] for r in rows)), len(cluster_rows))
-    return ArgumentResult(
-        arguments=to_table("arguments", rows),
-        clusters=to_table("clusters", cluster_rows),
-        comparison=to_table("comparison",
-                            _comparison_rows(rows, arg_vectors, labels, centroids)),
-        vectors=arg_vectors,
+    centroids = _theme_centroids(space, labels)
+    sims = _own_similarity(space, labels, centroids)
+    themes = _name_themes(rows, labels, sims)
+    index = ThemeIndex(
+        mean=mean.astype(np.float32), centroids=centroids,
+        cluster_ids=[t.cluster_id for t in themes], labels=[t.label for t in themes],
+        keywords=[t.keywords for t in themes], argument_ids=[r["argument_id"] for r in rows],
+        similarity=sims, band_keys=dups.band_keys,
+        argument_groups=[dups.argument_groups.get(r["argument_id"], "") for r in rows],
+        doc_ids=doc_ids, doc_signatures=dups.doc_signatures, doc_usable=dups.doc_usable,
+        built_documents=len(doc_ids),
     )
+    return _result(rows, labels, sims, themes, index, vectors)
+
+
+def update_argument_tables(
+    previous: pa.Table, index: ThemeIndex, sentences: pa.Table, stances: pa.Table,
+    documents: pa.Table, removed: set[str], embed: Embed, classifier: ArgumentClassifier,
+    config: ArgumentsConfig,
+) -> ArgumentResult:
+    """Update the tables of a full build without re-clustering (the pure core of an update).
+
+    ``previous`` is the ``arguments`` table built with ``index``; ``removed`` the documents
+    whose arguments leave; ``sentences``, ``stances`` and ``documents`` are those of the
+    documents that arrive. Their arguments are placed in the nearest existing theme (or left
+    out as outliers beyond ``outlier_distance``); themes keep their id, label and keywords,
+    and their counts, key points and comparison rows are recomputed.
+    """
+    keep = np.asarray([d not in removed for d in previous.column("doc_id").to_pylist()],
+                      dtype=bool)
+    kept_at = np.flatnonzero(keep)
+    old_rows = previous.filter(pa.array(keep)).to_pylist()
+    sentence_rows, new_rows, vectors = _candidates(sentences, stances, documents, embed,
+                                                   classifier, config)
+    new_labels, new_sims = index.place(_centred(vectors, index.mean), config.outlier_distance)
+    theme_of = index.theme_of()
+    labels = np.concatenate([np.asarray([theme_of.get(r["cluster_id"] or "", OUTLIER)
+                                         for r in old_rows], dtype=np.int64), new_labels])
+    sims = np.concatenate([index.similarity[kept_at], new_sims])
+    rows = old_rows + new_rows
+    order = np.asarray(sorted(range(len(rows)), key=lambda i: rows[i]["argument_id"]),
+                       dtype=np.int64)
+    rows, labels, sims = [rows[i] for i in order], labels[order], sims[order]
+    links, new_keys = _link_duplicates(old_rows, new_rows, index, kept_at,
+                                       config.near_duplicate_threshold)
+    keys = [r["argument_id"] for r in old_rows + new_rows]
+    argument_groups = group_ids(keys, links)
+    band_keys = np.concatenate([index.band_keys[kept_at], new_keys])[order]
+    doc_ids, doc_signatures, doc_usable = _merge_documents(index, removed, sentence_rows,
+                                                           documents)
+    doc_groups = groups_from_signatures(doc_ids, doc_signatures, doc_usable,
+                                        config.near_duplicate_threshold)
+    _set_duplicate_groups(rows, doc_groups, argument_groups)
+    themes = [_Theme(*theme) for theme in zip(index.cluster_ids, index.labels, index.keywords,
+                                               strict=True)]
+    arrived = {r["doc_id"] for r in new_rows} | set(documents.column("doc_id").to_pylist())
+    updated = replace(
+        index, argument_ids=[r["argument_id"] for r in rows], similarity=sims,
+        band_keys=band_keys,
+        argument_groups=[argument_groups.get(r["argument_id"], "") for r in rows],
+        doc_ids=doc_ids, doc_signatures=doc_signatures, doc_usable=doc_usable,
+        changed_documents=index.changed_documents + len(arrived | removed),
+    )
+    return _result(rows, labels, sims, themes, updated, None)
+
+
+def _link_duplicates(old_rows: list[dict[str, Any]], new_rows: list[dict[str, Any]],
+                     index: ThemeIndex, kept_at: np.ndarray,
+                     threshold: float) -> tuple[UnionFind, np.ndarray]:
+    """Links over the kept arguments then the new ones, and the new ones' LSH band keys.
+
+    Keep the groups of the last build among kept arguments and link each new argument to
+    the arguments (kept or new) it is a near-duplicate of.
+
+    Candidates share an LSH band key with it; each is confirmed on full MinHash signatures
+    against the threshold, as a full build does. A group whose linking member left stays
+    joined until the next full build.
+    """
+    n_old = len(old_rows)
+    links = UnionFind(n_old + len(new_rows))
+    first_of: dict[str, int] = {}
+    for i, group in enumerate(index.argument_groups[j] for j in kept_at.tolist()):
+        if group:
+            links.union(first_of.setdefault(group, i), i)
+    new_texts = [r["text"] for r in new_rows]
+    memo = SignatureCache()
+    new_signatures = minhash_signatures(new_texts, cache=memo)
+    new_keys = band_hashes(new_signatures)
+    all_keys = np.concatenate([index.band_keys[kept_at], new_keys])
+    new_usable = usable(new_texts)
+    for band in range(all_keys.shape[1] if len(all_keys) else 0):
+        by_key: dict[int, list[int]] = defaultdict(list)
+        for new in np.flatnonzero(new_usable).tolist():
+            by_key[int(new_keys[new, band])].append(n_old + new)
+        for j in np.flatnonzero(np.isin(all_keys[:, band], list(by_key))).tolist():
+            for i in by_key[int(all_keys[j, band])]:
+                if i == j or links.find(i) == links.find(j):
+                    continue
+                other = (old_rows[j]["text"] if j < n_old else new_texts[j - n_old])
+                theirs = minhash_signatures([other], cache=memo)[0]
+                if similarity(new_signatures[i - n_old], theirs) >= threshold:
+                    links.union(i, j)
+    return links, new_keys
+
+
+def _merge_documents(index: ThemeIndex, removed: set[str], sentence_rows: list[dict[str, Any]],
+                     documents: pa.Table) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The document ids, signatures and usable flags after an update, sorted by id."""
+    kept = [i for i, doc_id in enumerate(index.doc_ids) if doc_id not in removed]
+    arrived = sorted(set(documents.column("doc_id").to_pylist())
+                     | {s["doc_id"] for s in sentence_rows})
+    texts = _doc_texts(sentence_rows, arrived)
+    doc_ids = [index.doc_ids[i] for i in kept] + arrived
+    signatures = np.concatenate([index.doc_signatures[kept], minhash_signatures(texts)])
+    flags = np.concatenate([index.doc_usable[kept], usable(texts)])
+    order = sorted(range(len(doc_ids)), key=doc_ids.__getitem__)
+    return [doc_ids[i] for i in order], signatures[order], flags[order]
+
+
+def _centred(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``vectors`` less ``mean``, renormalised (unchanged when ``mean`` is zero).
+
+    In a one-topic corpus every sentence shares a large common direction ("this is about
+    care systems"); removing it lets the themes that differ decide the distances.
+    """
+    return normalise(vectors - mean) if mean.any() else vectors
 
 
 _SENTENCE_COLUMNS = ["doc_id", "sentence_id", "idx", "text", "page"]
@@ -304,41 +519,74 @@ def cached_embedder(store: OutputStore, settings: Settings) -> EmbeddingCache:
     return embedder_for(settings.nlp, store.cache_dir("embeddings"))
 
 
-def build_arguments(store: OutputStore, settings: Settings) -> ArgumentResult:
+def build_arguments(store: OutputStore, settings: Settings,
+                    fingerprint: str | None = None) -> ArgumentResult:
     """Read ``sentences``, ``stances`` and ``documents`` from ``store``; build the tables.
 
-    The caller writes ``.arguments``, ``.clusters`` and ``.comparison`` with
-    ``store.write_table``.
+    With a ``fingerprint`` (the stage's settings and code), the theme index of the last run
+    is kept in the store's cache: when only a few documents were added, changed or removed
+    since (see :func:`~pipeline.arguments.themes.needs_rebuild`) their arguments join the
+    existing themes; otherwise everything is re-clustered. The caller writes ``.arguments``,
+    ``.clusters`` and ``.comparison`` with ``store.write_table``.
     """
     cache = cached_embedder(store, settings)
+    classifier = load_classifier(settings)
+    index_file = store.cache_dir("arguments") / "themes.npz"
+    tokens = {doc_id: "|".join(store.part_token(name, doc_id)
+                               for name in ("documents", "sentences", "stances"))
+              for doc_id in sorted(store.part_keys("documents"))}
+    index = load_index(index_file) if fingerprint else None
+    result = _update(store, index, tokens, fingerprint, cache.embed, classifier,
+                     settings.arguments)
+    if result is None:
+        result = _rebuild(store, cache.embed, classifier, settings.arguments)
+    cache.compact()
+    save_index(index_file, stamped(result.themes, fingerprint or "", tokens))
+    return result
+
+
+def _update(store: OutputStore, index: ThemeIndex | None, tokens: dict[str, str],
+            fingerprint: str | None, embed: Embed, classifier: ArgumentClassifier,
+            config: ArgumentsConfig) -> ArgumentResult | None:
+    """The tables updated from the last run's, or None when the themes must be re-learnt."""
+    covered = dict(zip(index.doc_ids, index.doc_tokens, strict=True)) if index else {}
+    added = {doc_id for doc_id, token in tokens.items() if covered.get(doc_id) != token}
+    removed = {doc_id for doc_id, token in covered.items() if tokens.get(doc_id) != token}
+    reason = needs_rebuild(index, fingerprint, len(added | removed), config)
+    previous = store.read_table("arguments") if reason is None else None
+    if previous is not None and previous.column("argument_id").to_pylist() != (
+            index.argument_ids if index else None):
+        reason = "the arguments table is not the one the theme index was built with"
+    if reason is not None or index is None or previous is None:
+        log.info("arguments: clustering from scratch (%s)", reason)
+        return None
+    log.info("arguments: %d documents join the existing themes, %d leave", len(added),
+             len(removed))
+    return update_argument_tables(
+        previous, index, store.read_table("sentences", added),
+        store.read_table("stances", added), store.read_table("documents", added), removed,
+        embed, classifier, config)
+
+
+def _rebuild(store: OutputStore, embed: Embed, classifier: ArgumentClassifier,
+             config: ArgumentsConfig) -> ArgumentResult:
+    """A full build over every document in ``store``."""
     signatures_file = store.cache_dir("minhash") / "documents.npz"
     signatures = _read_signatures(signatures_file)
     result = build_argument_tables(
         store.read_table("sentences"), store.read_table("stances"),
-        store.read_table("documents"), cache.embed, load_classifier(settings),
-        settings.arguments, signatures,
+        store.read_table("documents"), embed, classifier, config, signatures,
     )
-    cache.compact()
-    _write_signatures(signatures_file, signatures.kept())
+    kept = signatures.kept()
+    write_arrays(signatures_file, {
+        "keys": np.asarray(list(kept), dtype="U32"),
+        "signatures": np.asarray(list(kept.values()), dtype=np.uint64)})
     return result
 
 
 def _read_signatures(path: Path) -> SignatureCache:
     """The document signatures saved by the last run (none if absent or unreadable)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return SignatureCache(dict(zip(data["keys"].tolist(), data["signatures"],
-                                           strict=True)))
-    except FileNotFoundError:
+    arrays = read_arrays(path)
+    if arrays is None or {"keys", "signatures"} - set(arrays):
         return SignatureCache()
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("ignoring unreadable signature cache %s: %s", path, exc)
-        return SignatureCache()
-
-
-def _write_signatures(path: Path, signatures: dict[str, np.ndarray]) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, keys=np.asarray(list(signatures), dtype="U32"),
-             signatures=np.asarray(list(signatures.values()), dtype=np.uint64))
-    atomic_write_bytes(path, buffer.getvalue())
-
+    return SignatureCache(dict(zip(arrays["keys"].tolist(), arrays["signatures"], strict=True)))

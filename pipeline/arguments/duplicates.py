@@ -77,28 +77,76 @@ def near_duplicate_groups(
     Keys without a near-duplicate are absent from the result. Empty texts never match.
     """
     signatures = minhash_signatures(texts, n_perm, shingle, cache)
-    rows = n_perm // bands
-    parent = list(range(len(keys)))
+    return groups_from_signatures(keys, signatures, usable(texts), threshold, bands)
 
-    def find(i: int) -> int:
+
+def usable(texts: Sequence[str]) -> np.ndarray:
+    """Which texts have a word at all (the others never match anything)."""
+    return np.asarray([bool(_WORD.search(t.lower())) for t in texts], dtype=bool)
+
+
+def groups_from_signatures(keys: Sequence[str], signatures: np.ndarray, usable: np.ndarray,
+                           threshold: float, bands: int = 16) -> dict[str, str]:
+    """:func:`near_duplicate_groups` on signatures already computed."""
+    rows = signatures.shape[1] // bands if len(signatures) else 0
+    links = UnionFind(len(keys))
+    candidates = np.flatnonzero(usable)
+    for band in range(bands):
+        buckets: dict[bytes, list[int]] = defaultdict(list)
+        for i in candidates:
+            buckets[signatures[i, band * rows : (band + 1) * rows].tobytes()].append(int(i))
+        for bucket in buckets.values():
+            for j in bucket[1:]:
+                if (links.find(bucket[0]) != links.find(j)
+                        and similarity(signatures[bucket[0]], signatures[j]) >= threshold):
+                    links.union(bucket[0], j)
+    return group_ids(keys, links)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """The Jaccard similarity estimated from two MinHash signatures."""
+    return float(np.mean(a == b))
+
+
+def band_hashes(signatures: np.ndarray, bands: int = 16) -> np.ndarray:
+    """An ``(n, bands)`` uint32 hash of each LSH band of each signature: a compact index that
+    names the candidates of a later text (equal bands hash equally; a rare collision only adds
+    a candidate, which is then checked on full signatures)."""
+    rows = signatures.shape[1] // bands
+    shaped = signatures[:, : bands * rows].reshape(len(signatures), bands, rows)
+    mixed = np.zeros(shaped.shape[:2], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for r in range(rows):
+            mixed = (mixed * np.uint64(0x100000001B3)) ^ shaped[:, :, r]
+    return (mixed ^ (mixed >> np.uint64(32))).astype(np.uint32)
+
+
+class UnionFind:
+    """Disjoint sets over ``0..n-1``; the smaller index is a set's root."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        """The root of ``i``'s set."""
+        parent = self.parent
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
-    usable = [i for i, t in enumerate(texts) if _WORD.search(t.lower())]
-    for band in range(bands):
-        buckets: dict[bytes, list[int]] = defaultdict(list)
-        for i in usable:
-            buckets[signatures[i, band * rows : (band + 1) * rows].tobytes()].append(i)
-        for bucket in buckets.values():
-            for j in bucket[1:]:
-                a, b = find(bucket[0]), find(j)
-                if a != b and np.mean(signatures[bucket[0]] == signatures[j]) >= threshold:
-                    parent[max(a, b)] = min(a, b)
+    def union(self, i: int, j: int) -> None:
+        """Join the sets of ``i`` and ``j``."""
+        a, b = self.find(i), self.find(j)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+
+
+def group_ids(keys: Sequence[str], links: UnionFind) -> dict[str, str]:
+    """Each key in a set of two or more, mapped to its group id (a hash of the members)."""
     groups: dict[int, list[str]] = defaultdict(list)
     for i, key in enumerate(keys):
-        groups[find(i)].append(key)
+        groups[links.find(i)].append(key)
     result: dict[str, str] = {}
     for members in groups.values():
         if len(members) > 1:

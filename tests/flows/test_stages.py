@@ -1,0 +1,23 @@
+"""The per-process model cache of the per-document stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flows import stages
+from pipeline.config import load_settings
+from pipeline.io import OutputStore
+
+
+def test_a_cached_loader_may_use_another_cached_model() -> None:
+    value = stages.cached("test-outer", "fp",
+                          lambda: stages.cached("test-inner", "fp", lambda: 41) + 1)
+    assert value == 42
+    assert stages.cached("test-outer", "fp", lambda: 0) == 42  # loaded once
+
+
+def test_the_stance_model_embeds_through_the_process_embedder(tmp_path: Path) -> None:
+    settings = load_settings()
+    store = OutputStore(tmp_path)
+    _targets, model = stages._stance_inputs(settings, store, {"stance": "test-fingerprint"})
+    assert model.embed_fn.__self__ is stages._embedder(settings, store)

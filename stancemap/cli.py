@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
@@ -82,6 +83,15 @@ def _prepare(verbose: bool, password: str | None = None) -> None:
     if password:
         os.environ["STANCEMAP_CORPUS__PASSWORD"] = password
     configure_prefect("INFO" if verbose else "WARNING")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """End with status 128 + SIGTERM through a normal exit. Prefect marks the flow run crashed
+    and then re-sends the signal to the handler it found (this one): exiting normally runs the
+    clean-up at exit, which stops Prefect's temporary server and the worker processes, where
+    the default action would kill this process alone and leave them running."""
+    raise SystemExit(128 + signum)
 
 
 class _ProgressHandler(logging.Handler):

@@ -405,24 +405,22 @@ def update_argument_tables(
     rows, labels, sims = [rows[i] for i in order], labels[order], sims[order]
     links, new_keys = _link_duplicates(old_rows, new_rows, index, kept_at,
                                        config.near_duplicate_threshold)
-    keys = [r["argument_id"] for r in old_rows + new_rows]
-    argument_groups = group_ids(keys, links)
-    band_keys = np.concatenate([index.band_keys[kept_at], new_keys])[order]
+    argument_groups = group_ids([r["argument_id"] for r in old_rows + new_rows], links)
     doc_ids, doc_signatures, doc_usable = _merge_documents(index, removed, sentence_rows,
                                                            documents)
-    doc_groups = groups_from_signatures(doc_ids, doc_signatures, doc_usable,
-                                        config.near_duplicate_threshold)
-    _set_duplicate_groups(rows, doc_groups, argument_groups)
-    themes = [_Theme(*theme) for theme in zip(index.cluster_ids, index.labels, index.keywords,
-                                               strict=True)]
+    _set_duplicate_groups(rows, groups_from_signatures(doc_ids, doc_signatures, doc_usable,
+                                                       config.near_duplicate_threshold),
+                          argument_groups)
     arrived = {r["doc_id"] for r in new_rows} | set(documents.column("doc_id").to_pylist())
     updated = replace(
         index, argument_ids=[r["argument_id"] for r in rows], similarity=sims,
-        band_keys=band_keys,
+        band_keys=np.concatenate([index.band_keys[kept_at], new_keys])[order],
         argument_groups=[argument_groups.get(r["argument_id"], "") for r in rows],
         doc_ids=doc_ids, doc_signatures=doc_signatures, doc_usable=doc_usable,
         changed_documents=index.changed_documents + len(arrived | removed),
     )
+    themes = [_Theme(*theme) for theme in zip(index.cluster_ids, index.labels, index.keywords,
+                                               strict=True)]
     return _result(rows, labels, sims, themes, updated, None)
 
 

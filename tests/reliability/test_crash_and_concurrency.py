@@ -1,5 +1,6 @@
-"""SIGKILL at several moments, then a re-run, equals an uninterrupted run; two runs at once:
-the second refuses with a clear message and nothing is corrupted."""
+"""SIGKILL at several moments, then a re-run, equals an uninterrupted run; SIGTERM ends a run
+with its helper processes; two runs at once: the second refuses with a clear message and
+nothing is corrupted."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -71,6 +73,32 @@ def _start(corpus: Path, out: Path, env: dict[str, str]) -> subprocess.Popen[str
         [sys.executable, "-m", "stancemap.cli", "run", "--out", str(out), "--", str(corpus)],
         cwd=ROOT, env={**os.environ, **env}, start_new_session=True, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_sigterm_ends_the_run_its_temporary_server_and_its_workers(
+        corpus: Path, reference: Path, stancemap_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    own_server = {k: v for k, v in stancemap_env.items() if k != "PREFECT_API_URL"}
+    environ = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stancemap.cli", "run", "--out", str(out), "--", str(corpus)],
+        cwd=ROOT, env={**environ, **own_server}, start_new_session=True, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for(proc, out, MOMENTS["mid analysis: 2 documents' entities"])
+        helpers = psutil.Process(proc.pid).children(recursive=True)
+        assert any("uvicorn" in " ".join(p.cmdline()) for p in helpers)  # its own server
+        proc.send_signal(signal.SIGTERM)  # to the run alone, as a supervisor would
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM
+    _gone, alive = psutil.wait_procs(helpers, timeout=30)
+    assert alive == []
+    rerun, _, _ = hc.run_stancemap(corpus, out, env=stancemap_env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert snapshot(out) == snapshot(reference)
 
 
 def _wait_for(proc: subprocess.Popen[str], out: Path, moment: Moment,

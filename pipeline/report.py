@@ -50,6 +50,8 @@ STANCE_STYLE: dict[str, tuple[str, str, str]] = {
 _OTHER_STYLE = ("#e4e7eb", "·", "–")
 _METRICS = ("precision", "recall", "f1")
 _METHODS = {
+    "learned": "linear heads over sentence embeddings and parse cues, trained on annotated real "
+               "texts (calibrated confidence)",
     "hybrid": "dependency-parse patterns combined with a sentence-embedding classifier",
     "rules": "dependency-parse patterns only",
     "classifier": "a sentence-embedding classifier only",
@@ -80,6 +82,7 @@ class Evidence:
     text: str
     stance: str
     reported_by: str | None
+    needs_review: bool = False  # the position's calibrated confidence is below the threshold
 
 
 @dataclass
@@ -216,7 +219,8 @@ def _evidence(
         rows = stances.get((pos["doc_id"], _holder_key(pos), pos["target"])) or [pos]
         for row in sorted(rows, key=lambda r: -float(r["confidence"])):
             quotes.append(Evidence(pos["doc_id"], _doc_label(doc, pos["doc_id"]), row["page"],
-                                   row["evidence"], row["stance"], reported_by))
+                                   row["evidence"], row["stance"], reported_by,
+                                   bool(pos.get("needs_review"))))
     return quotes
 
 
@@ -365,7 +369,8 @@ def _method(settings: Settings, stance_rows: list[dict[str, Any]]) -> list[tuple
     produced = ", ".join(f"{m}: {n}" for m, n in sorted(methods.items())) or "no stance rows"
     return [
         ("Stance detection", f"{settings.stance.method} ({_METHODS[settings.stance.method]}); "
-                             f"minimum confidence {settings.stance.min_confidence}"),
+                             f"minimum confidence {settings.stance.min_confidence}; below "
+                             f"{settings.stance.review_threshold} a position needs review"),
         ("Evidence sentences by method", produced),
         ("Sentence parsing", settings.nlp.spacy_model),
         ("Embeddings", settings.nlp.embedding_model),
@@ -528,6 +533,7 @@ def _md_evidence(data: ReportData) -> list[str]:
             lines.append("")
             lines += [f"- “{md_cell(q.text)}” ({md_cell(q.document)}, {_page(q.page)}"
                       + (f"; as reported by {md_cell(q.reported_by)}" if q.reported_by else "")
+                      + ("; **needs review**" if q.needs_review else "")
                       + ")" for q in cell.evidence]
             if cell.n_more:
                 lines.append(f"- … and {cell.n_more} more")

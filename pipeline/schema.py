@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from pipeline.errors import SchemaMismatchError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _str = pa.string()
 _i32 = pa.int32()
@@ -118,6 +118,7 @@ POSITIONS = _schema(
     ("mixed", pa.bool_(), False),
     ("evidence", _str, False),
     ("page", _i32, True),
+    ("needs_review", pa.bool_(), False),
 )
 
 ARGUMENTS = _schema(

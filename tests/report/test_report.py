@@ -282,6 +282,16 @@ def test_markdown_tables(store: OutputStore, settings: Settings) -> None:
     assert header_cols == {6}
 
 
+def test_positions_needing_review_are_marked(store: OutputStore, settings: Settings) -> None:
+    markdown = render_report(store, settings).markdown
+    quotes = [line for line in markdown.splitlines() if line.startswith("- “")]
+    flagged = [line for line in quotes if "**needs review**" in line]
+    assert any("Delegation should follow only once systems are ready." in q for q in flagged)
+    assert 0 < len(flagged) < len(quotes)
+    html = render_report(store, settings).html
+    assert '<strong class="review">needs review</strong>' in html
+
+
 def test_md_cell_escapes() -> None:
     assert md_cell("a|b\nc\r\nd <x> & \\") == "a\\|b c d &lt;x&gt; &amp; \\\\"
     assert md_cell(None) == ""

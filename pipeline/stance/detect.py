@@ -37,6 +37,7 @@ from pipeline.stance.rules import (
     hedge_factor,
     is_balanced,
     is_conditional,
+    protected_span,
 )
 from pipeline.stance.targets import TargetSet
 
@@ -700,10 +701,23 @@ def _decide(analysis: _Analysis, decider: StanceDecider) -> list[list[_Row]]:
                 found[idx].append(_Row(target, "neutral", 1 - confidence[k], author, "learned"))
             continue
         stance = max(SIDES, key=lambda s: stances[k].get(s, 0.0))
+        if stance == "oppose":
+            guarded = _guarded(analysis, idx, target)
+            if guarded == "kept":
+                found[idx].append(_Row(target, "neutral", float(confidence[k]), author, "learned"))
+                continue
+            if guarded == "harmed":
+                stance = "support"  # worry that the target is harmed: support for it
         candidate = candidates[k]
         holder = author if candidate is None or author_p[k] >= 0.5 else candidate
         found[idx].append(_Row(target, stance, float(confidence[k]), holder, "learned"))
     return found
+
+
+def _guarded(analysis: _Analysis, idx: int, target: str) -> str | None:
+    """Whether sentence ``idx`` guards ``target`` (see :func:`rules.protected_span`)."""
+    span = analysis.targets.mention_spans(analysis.columns["text"][idx]).get(target)
+    return None if span is None else protected_span(analysis.docs[idx], *span)
 
 
 def stance_features(

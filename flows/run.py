@@ -284,6 +284,7 @@ def apply_review(store: OutputStore, settings: Settings, path: Path) -> dict[str
     def key() -> str:
         tokens = sorted(f"{k}={store.table_token('positions', k)}"
                         for k in store.part_keys("positions"))
+        tokens.append(f"comparison={store.table_token('comparison')}")
         return f"{file_hash(path)}:{fps['review']}:{file_hash_of_text(' '.join(tokens))}"
 
     if manifest.corpus.get("review") == key() and store.exists("corrections"):

@@ -554,7 +554,8 @@ def apply_corrections(store: OutputStore, settings: Settings, path: Path) -> Rev
         state.pop(doc_id)
     for doc_id in store.original_keys("positions") - set(state):
         store.delete_original("positions", doc_id)
-    store.write_state(STATE, {"positions": state})
+    comparison = _correct_comparison(store, review, store.read_state(STATE).get("comparison"))
+    store.write_state(STATE, {"positions": state, "comparison": comparison})
     store.write_table("corrections", review.table())
     counts = review.counts()
     log.info("corrections %s: %s", path, dict(counts))
@@ -575,6 +576,83 @@ def corrections_path(out: str, settings: Settings, given: str | None, home: Path
         digest = hashlib.sha256(out.rstrip("/").encode("utf-8")).hexdigest()[:16]
         return home / "corrections" / f"{digest}.corrections.csv"
     return default_path(local_path(out))
+
+
+# --- comparison rows ------------------------------------------------------------------------
+
+NO_STANCE = "none"  # as pipeline.arguments: an argument with no stance
+
+
+def _argument_changes(review: Review) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(doc_id, holder as the machine had it, target) -> the reviewed position; an added
+    position is keyed by its evidence sentence instead (``("sentence", doc_id, text)``)."""
+    changes: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for doc_id in review.decided:
+        for row in review.positions.get(doc_id, []):
+            if row["review"] in ("machine", "confirmed"):
+                continue
+            if row["review"] == "added":
+                changes[("sentence", doc_id, normalise(row["evidence"]))] = row
+            else:
+                origin = row["_origin"]
+                changes[(doc_id, normalise(origin["holder"]), row["target"])] = row
+    return changes
+
+
+def corrected_comparison(arguments: pa.Table, machine: pa.Table, review: Review) -> pa.Table:
+    """The ``comparison`` rows (theme x holder x stance) recomputed from the machine's
+    ``arguments`` with the reviewed holders and stances: a rejected position's arguments
+    count as taking no stance. Each group's example is the machine's where it still belongs to
+    the group, else its first argument."""
+    changes = _argument_changes(review)
+    examples = {(r["cluster_id"], r["holder"], r["stance"]): r["evidence"]
+                for r in machine.to_pylist()}
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for arg in sorted(arguments.to_pylist(), key=lambda a: a["argument_id"]):
+        if arg["cluster_id"] is None:
+            continue
+        holder, stance = arg["holder"], arg["stance"] or NO_STANCE
+        row = changes.get((arg["doc_id"], normalise(holder), arg["target"] or "")) or \
+            changes.get(("sentence", arg["doc_id"], normalise(arg["text"])))
+        if row is not None:
+            holder = row["holder"]
+            stance = NO_STANCE if row["review"] == "rejected" else row["stance"]
+        groups[(arg["cluster_id"], holder, stance)].append(arg)
+    majority: dict[tuple[str, str], tuple[int, bool, str]] = {}
+    for (cluster, holder, stance), members in groups.items():
+        rank = (len(members), stance != NO_STANCE, stance)
+        majority[(cluster, holder)] = max(majority.get((cluster, holder), rank), rank)
+    out = []
+    for (cluster, holder, stance), members in sorted(groups.items()):
+        known = {(cluster, holder, stance), (cluster, members[0]["holder"],
+                                             members[0]["stance"] or NO_STANCE)}
+        wanted = {examples[k] for k in known if k in examples}
+        best = next((m for m in members if m["text"] in wanted), members[0])
+        out.append({"cluster_id": cluster, "holder": holder, "stance": stance,
+                    "n_arguments": len(members),
+                    "is_majority": majority[(cluster, holder)][2] == stance,
+                    "evidence": best["text"], "doc_id": best["doc_id"], "page": best["page"]})
+    return to_table("comparison", out) if out else empty_table("comparison")
+
+
+def _correct_comparison(store: OutputStore, review: Review, token: str | None) -> str | None:
+    """Rewrite ``comparison`` with the reviewed values (or restore the machine's rows when
+    nothing is reviewed); return the token of what this wrote, None when nothing was."""
+    if not store.exists("comparison"):
+        return None
+    ours = token is not None and token == store.table_token("comparison")
+    original = store.read_original("comparison", "table") if ours else None
+    machine = original if original is not None else store.read_table("comparison")
+    if not _argument_changes(review):
+        if original is not None:
+            store.write_table("comparison", machine)
+        store.delete_original("comparison", "table")
+        return None
+    store.save_original("comparison", "table", machine)
+    table = corrected_comparison(store.read_table("arguments"), machine, review)
+    if not table.equals(store.read_table("comparison")):
+        store.write_table("comparison", table)
+    return store.table_token("comparison")
 
 
 def file_hash(path: Path) -> str:

@@ -18,6 +18,7 @@ from tests.fixtures.review import (
     build_review_store,
     doc_id,
     position_rows,
+    write_arguments,
     write_document,
 )
 
@@ -232,3 +233,24 @@ def test_a_file_without_the_required_columns_is_one_problem(tmp_path: Path) -> N
     path.write_text("who,when\nme,today\n", encoding="utf-8")
     [decision] = corr.read_decisions(path)
     assert decision.problem == f"{path}:1: header lacks the column(s) action, holder, target"
+
+
+def test_comparison_rows_follow_the_review(store: OutputStore, settings: Settings,
+                                           tmp_path: Path) -> None:
+    write_arguments(store)
+    path = tmp_path / "c.csv"
+    decide(path, "stance", "a", EXAMPLETON, "option_2", 2, "oppose", "support")
+    decide(path, "reject", "a", LGA, "option_1", 3)
+    corr.apply_corrections(store, settings, path)
+    rows = [(r["holder"], r["stance"], r["n_arguments"], r["is_majority"], r["evidence"])
+            for r in store.read_table("comparison").to_pylist()]
+    assert rows == [
+        (EXAMPLETON, "oppose", 1, False, SENTENCES["a"][2]),
+        (EXAMPLETON, "support", 1, True, SENTENCES["a"][1]),
+        (LGA, "none", 1, True, SENTENCES["a"][3]),
+    ]
+    path.unlink()
+    corr.apply_corrections(store, settings, path)
+    assert [(r["holder"], r["stance"], r["n_arguments"])
+            for r in store.read_table("comparison").to_pylist()] == [
+        (EXAMPLETON, "support", 2), (LGA, "support", 1)]

@@ -283,7 +283,7 @@ class Review:
         return to_table("corrections", rows) if rows else empty_table("corrections")
 
 
-class _Corpus:
+class Corpus:
     """Documents, sentences and organisations of a store, read lazily."""
 
     def __init__(self, store: OutputStore, register: Mapping[str, str]) -> None:
@@ -358,7 +358,7 @@ def _effective(decisions: list[Decision]) -> tuple[list[Decision], list[Outcome]
     return sorted(last.values(), key=lambda d: d.line), outcomes
 
 
-def _anchor(d: Decision, corpus: _Corpus, path: Path) -> Outcome:
+def _anchor(d: Decision, corpus: Corpus, path: Path) -> Outcome:
     """Find the decision's document: by content, else the new version of its file."""
     doc = corpus.by_sha.get(d.doc_sha256) if d.doc_sha256 else None
     if doc is not None:
@@ -391,7 +391,7 @@ def _machine_row(row: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _new_row(doc: dict[str, Any], d: Decision, stance: str, sentence: dict[str, Any],
-             corpus: _Corpus) -> dict[str, Any]:
+             corpus: Corpus) -> dict[str, Any]:
     """A position the machine does not have, from the analyst's decision."""
     row: dict[str, Any] = {}
     for f in TABLES["positions"]:
@@ -434,7 +434,7 @@ def _find(rows: list[dict[str, Any]], d: Decision) -> int | None:
     return next((n for n, r in enumerate(rows) if _same(r, d.holder, d.target)), None)
 
 
-def _decide(rows: list[dict[str, Any]], d: Decision, doc: dict[str, Any], corpus: _Corpus,
+def _decide(rows: list[dict[str, Any]], d: Decision, doc: dict[str, Any], corpus: Corpus,
             outcome: Outcome, path: Path) -> None:
     """Apply one decision to a document's rows (in place); set the outcome's status."""
     i = _find(rows, d)
@@ -472,14 +472,22 @@ def _decide(rows: list[dict[str, Any]], d: Decision, doc: dict[str, Any], corpus
         _settle(row, "confirmed" if same else "corrected", d)
 
 
-def review_positions(store: OutputStore, path: Path, targets: Mapping[str, str] | None,
-                     register: Mapping[str, str]) -> Review:
-    """The corrected positions of every document with decisions, without writing anything.
+def apply_one(rows: list[dict[str, Any]], decision: Decision, doc: dict[str, Any],
+              corpus: Corpus, path: Path) -> Outcome:
+    """Apply one new decision to a document's reviewed rows in place (the review page does
+    this after appending it, so what it shows is what the next run will write)."""
+    outcome = Outcome(decision, "applied", None, doc["doc_id"])
+    _decide(rows, decision, doc, corpus, outcome, path)
+    return outcome
 
-    ``targets``: known target ids; ``register``: organisation names (casefolded) -> ids, for
-    the holder ids of changed holders.
+
+def review_positions(store: OutputStore, path: Path, targets: Mapping[str, str] | None,
+                     corpus: Corpus) -> Review:
+    """The corrected positions of every document with positions, without writing anything.
+
+    ``targets``: known target ids (None: any); ``corpus``: the store's documents and
+    organisations (:class:`Corpus`).
     """
-    corpus = _Corpus(store, register)
     effective, outcomes = _effective(read_decisions(path, targets))
     state = store.read_state(STATE).get("positions", {})
     per_doc: dict[str, list[tuple[Decision, Outcome]]] = defaultdict(list)
@@ -529,7 +537,8 @@ def apply_corrections(store: OutputStore, settings: Settings, path: Path) -> Rev
     from pipeline.report import load_targets
 
     targets = {t.id: t.label for t in load_targets(settings)} or None
-    review = review_positions(store, path, targets, organisation_names(store, settings))
+    corpus = Corpus(store, organisation_names(store, settings))
+    review = review_positions(store, path, targets, corpus)
     state: dict[str, str] = dict(store.read_state(STATE).get("positions", {}))
     for doc_id, rows in review.positions.items():
         corrected = doc_id in review.decided
@@ -675,3 +684,49 @@ def summary(review: Review) -> dict[str, Any]:
             "reanchored": counts["reanchored"], "stale": counts["stale"],
             "unmatched": counts["unmatched"], "invalid": counts["invalid"],
             "problems": review.problems()}
+
+
+def score_review(review: Review) -> dict[str, Any]:
+    """The machine's own positions scored against the analyst's decisions that apply.
+
+    A reviewed machine position is right when it was confirmed and its holder kept; it is
+    wrong when its stance or holder was changed or it was rejected. ``precision`` is right /
+    reviewed; positions the analyst added count as ``missed`` (recall the review can see, not
+    precision). Per target too.
+    """
+    verdicts: dict[str, dict[str, Any]] = {}
+    for o in review.outcomes:
+        d = o.decision
+        if o.status not in ("applied", "reanchored"):
+            continue
+        entry = verdicts.setdefault(d.key, {"target": d.target, "holder": False, "verdict": None})
+        if d.action == "holder":
+            entry["holder"] = d.new_value.casefold() != d.holder.casefold()
+        elif d.action == "stance" and d.new_value.lower() == d.old_value.lower():
+            entry["verdict"] = "confirm"
+        else:
+            entry["verdict"] = d.action
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for entry in verdicts.values():
+        if entry["verdict"] == "add":
+            outcome = "missed"
+        elif entry["verdict"] == "reject":
+            outcome = "rejected"
+        elif entry["verdict"] == "stance":
+            outcome = "wrong_stance"
+        elif entry["holder"]:
+            outcome = "wrong_holder"
+        elif entry["verdict"] == "confirm":
+            outcome = "right"
+        else:
+            continue  # a holder decision that kept the holder, and no verdict
+        for group in ("overall", entry["target"]):
+            groups[group][outcome] += 1
+    scores = {}
+    for group, counts in sorted(groups.items(), key=lambda kv: (kv[0] != "overall", kv[0])):
+        reviewed = sum(counts[k] for k in ("right", "wrong_stance", "wrong_holder", "rejected"))
+        scores[group] = {"reviewed": reviewed, "precision":
+                         round(counts["right"] / reviewed, 4) if reviewed else None,
+                         **{k: counts[k] for k in ("right", "wrong_stance", "wrong_holder",
+                                                   "rejected", "missed")}}
+    return scores

@@ -289,6 +289,10 @@ def apply_review(store: OutputStore, settings: Settings, path: Path) -> dict[str
 
     if manifest.corpus.get("review") == key() and store.exists("corrections"):
         return {"notes": [f"corrections {path}: unchanged"]}
+    if not path.exists() and not store.exists("corrections"):
+        manifest.corpus["review"] = key()
+        manifest.commit()
+        return {"notes": [f"corrections: none yet ({path}; `stancemap review` writes it)"]}
     result = tasks.corrections_task(store, settings, str(path))
     manifest.corpus["review"] = key()
     manifest.commit()

@@ -269,7 +269,7 @@ def render_page(session: ReviewSession, token: str) -> tuple[str, str]:
         config=json.dumps(config), corrections=str(session.path), who=session.who,
         problems=session.problems)
     policy = (f"default-src 'none'; script-src '{_csp_hash(script)}'; "
-              f"style-src '{_csp_hash(style)}'; connect-src 'self'; img-src 'self'; "
+              f"style-src '{_csp_hash(style)}'; connect-src 'self'; img-src 'self' data:; "
               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
     return html, policy
 

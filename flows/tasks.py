@@ -97,9 +97,12 @@ def arguments_task(store: OutputStore, settings: Settings, fingerprint: str) -> 
 @task(name="apply-corrections", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
 def corrections_task(store: OutputStore, settings: Settings, path: str) -> dict[str, Any]:
     """Apply the analyst's corrections file to the positions (pipeline.corrections)."""
-    from pipeline import corrections
-
-    return corrections.summary(corrections.apply_corrections(store, settings, Path(path)))
+    review = stages.stage("pipeline.corrections")
+    if review is None:
+        return {"applied": 0, "reanchored": 0, "stale": 0, "unmatched": 0, "invalid": 0,
+                "problems": []}
+    result: dict[str, Any] = review.summary(review.apply_corrections(store, settings, Path(path)))
+    return result
 
 
 @task(name="render-report", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)

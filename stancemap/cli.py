@@ -393,7 +393,8 @@ def review(out: OutOpt, port: Annotated[int, typer.Option(
         served = make_server(OutputStore(folder), settings, path, port, who)
     console.print(f"review page: {served.url}", highlight=False, soft_wrap=True)
     console.print(f"decisions go to {path}; Ctrl-C to stop", highlight=False, soft_wrap=True)
-    served.run()
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
+        served.run()
     console.print("review stopped", highlight=False)
 
 

@@ -361,8 +361,9 @@ def _evaluate_review(out: str, corrections: Path, config: Path | None) -> None:
         console.print(f"{group}: precision {precision} ({s['right']} of {s['reviewed']} "
                       f"reviewed right; {s['wrong_stance']} wrong stance, {s['wrong_holder']} "
                       f"wrong holder, {s['rejected']} rejected; {s['missed']} missed)",
-                      highlight=False)
-    console.print(f"wrote {store.root / 'review_evaluation.json'}", highlight=False)
+                      highlight=False, soft_wrap=True)
+    console.print(f"wrote {store.root / 'review_evaluation.json'}", highlight=False,
+                  soft_wrap=True)
 
 
 @app.command()

@@ -254,3 +254,32 @@ def test_comparison_rows_follow_the_review(store: OutputStore, settings: Setting
     assert [(r["holder"], r["stance"], r["n_arguments"])
             for r in store.read_table("comparison").to_pylist()] == [
         (EXAMPLETON, "support", 2), (LGA, "support", 1)]
+
+
+def test_evaluate_scores_the_machine_against_the_decisions(store: OutputStore,
+                                                           tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from stancemap.cli import app
+
+    path = tmp_path / "c.csv"
+    decide(path, "confirm", "a", EXAMPLETON, "option_1", 1, "support")
+    decide(path, "stance", "a", EXAMPLETON, "option_2", 2, "oppose", "support")
+    decide(path, "reject", "a", LGA, "option_1", 3)
+    decide(path, "add", "a", EXAMPLETON, "q1_statutory_footing", 4, "support")
+    decide(path, "confirm", "b", "North Vale ICS", "option_2", 1, "support")
+    decide(path, "holder", "b", "North Vale ICS", "q4_delegated_commissioning", 2,
+           "Westshire County Council", "North Vale ICS")
+    result = CliRunner().invoke(app, ["evaluate", "--out", str(store.root), "--corrections",
+                                      str(path)])
+    assert result.exit_code == 0, result.output
+    assert "overall: precision 0.40 (2 of 5 reviewed right; 1 wrong stance, 1 wrong holder, " \
+           "1 rejected; 1 missed)" in result.output
+    scores = json.loads((store.root / "review_evaluation.json").read_text(encoding="utf-8"))
+    assert scores["option_1"] == {"reviewed": 2, "precision": 0.5, "right": 1,
+                                  "wrong_stance": 0, "wrong_holder": 0, "rejected": 1,
+                                  "missed": 0}
+    assert scores["q1_statutory_footing"]["missed"] == 1
+    assert not store.exists("corrections")  # evaluating applies nothing

@@ -482,8 +482,9 @@ def apply_one(rows: list[dict[str, Any]], decision: Decision, doc: dict[str, Any
 
 
 def review_positions(store: OutputStore, path: Path, targets: Mapping[str, str] | None,
-                     corpus: Corpus) -> Review:
-    """The corrected positions of every document with positions, without writing anything.
+                     corpus: Corpus, every: bool = True) -> Review:
+    """The corrected positions of every document with positions (or, unless ``every``, only
+    of those with decisions now or at the last apply), without writing anything.
 
     ``targets``: known target ids (None: any); ``corpus``: the store's documents and
     organisations (:class:`Corpus`).
@@ -497,7 +498,8 @@ def review_positions(store: OutputStore, path: Path, targets: Mapping[str, str] 
         if outcome.doc_id is not None:
             per_doc[outcome.doc_id].append((d, outcome))
     positions = {}
-    for doc_id in store.part_keys("positions"):
+    present = store.part_keys("positions")
+    for doc_id in present if every else present & (set(per_doc) | set(state)):
         doc = corpus.documents.get(doc_id)
         if doc is None:
             continue
@@ -538,7 +540,7 @@ def apply_corrections(store: OutputStore, settings: Settings, path: Path) -> Rev
 
     targets = {t.id: t.label for t in load_targets(settings)} or None
     corpus = Corpus(store, organisation_names(store, settings))
-    review = review_positions(store, path, targets, corpus)
+    review = review_positions(store, path, targets, corpus, every=False)
     state: dict[str, str] = dict(store.read_state(STATE).get("positions", {}))
     for doc_id, rows in review.positions.items():
         corrected = doc_id in review.decided

@@ -144,9 +144,17 @@ def append_decision(path: Path, decision: Decision) -> None:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
         if fh.tell() == 0:
             writer.writeheader()
+        elif not _ends_with_newline(Path(path)):
+            fh.write("\n")  # a hand edit left the last line open
         writer.writerow(decision.as_row())
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) in (b"\n", b"\r")
 
 
 def read_decisions(path: Path, targets: Mapping[str, str] | None = None) -> list[Decision]:

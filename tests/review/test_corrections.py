@@ -77,6 +77,15 @@ def test_appended_decisions_read_back(tmp_path: Path) -> None:
     assert read[0].decided_at == dt.datetime(2021, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
+def test_appending_after_a_hand_edit_without_a_final_newline(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    decide(path, "reject", "a", LGA, "option_1", 3)
+    path.write_text(path.read_text(encoding="utf-8").rstrip("\n"), encoding="utf-8")
+    decide(path, "confirm", "a", EXAMPLETON, "option_1", 1, "support")
+    assert [(d.line, d.action, d.problem) for d in corr.read_decisions(path)] == [
+        (2, "reject", None), (3, "confirm", None)]
+
+
 def test_four_decisions_apply(store: OutputStore, settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     decide(path, "confirm", "a", EXAMPLETON, "option_1", 1, "support")

@@ -77,6 +77,23 @@ def test_appended_decisions_read_back(tmp_path: Path) -> None:
     assert read[0].decided_at == dt.datetime(2021, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
+def test_concurrent_appends_lose_nothing(tmp_path: Path) -> None:
+    """Two review sessions (or tabs) appending at once: every decision is kept, whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "c.csv"
+
+    def append(n: int) -> None:
+        corr.append_decision(path, corr.Decision(0, "confirm", "a.txt", SHA["a"], f"Holder {n}",
+                                                 "option_1", "x" * 2000, new_value="support"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(append, range(200)))
+    decisions = corr.read_decisions(path)
+    assert sorted(d.holder for d in decisions) == sorted(f"Holder {n}" for n in range(200))
+    assert all(d.problem is None for d in decisions)
+
+
 def test_appending_after_a_hand_edit_without_a_final_newline(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     decide(path, "reject", "a", LGA, "option_1", 3)

@@ -300,6 +300,11 @@ class Corpus:
         self.by_sha = {d["sha256"]: d for d in self.documents.values()}
         self.by_path = {d["source_path"]: d for d in self.documents.values()}
         self.register = register
+        # doc_id -> the documents that are copies of it (documents.copy_of, where it exists)
+        self.copies: dict[str, list[str]] = defaultdict(list)
+        for doc in self.documents.values():
+            if doc.get("copy_of"):
+                self.copies[str(doc["copy_of"])].append(doc["doc_id"])
         self._sentences: dict[str, list[dict[str, Any]]] = {}
 
     def sentences(self, doc_id: str) -> list[dict[str, Any]]:
@@ -505,6 +510,8 @@ def review_positions(store: OutputStore, path: Path, targets: Mapping[str, str] 
         outcomes.append(outcome)
         if outcome.doc_id is not None:
             per_doc[outcome.doc_id].append((d, outcome))
+            for copy in corpus.copies.get(outcome.doc_id, []):  # the same text, elsewhere
+                per_doc[copy].append((d, Outcome(d, outcome.status, None, copy)))
     positions = {}
     present = store.part_keys("positions")
     for doc_id in present if every else present & (set(per_doc) | set(state)):

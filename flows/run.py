@@ -122,6 +122,8 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
             summary["failed" if result.get("error") else "ingested"] += 1
             _progress("ingest", done, len(plan.todo))
         manifest.commit()
+        if plan.todo or plan.deleted:
+            summary["copies"] = tasks.copies_task(store, settings)
     summary.update(skipped=len(plan.unchanged), deleted=len(plan.deleted))
     return summary
 
@@ -178,6 +180,8 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
             _progress("analyse", done, len(submitted))
         summary["analyse_seconds"] = _since(started)
         close_pools()  # free the workers' models before the corpus-level stages
+        if submitted:  # authors are known now: different authors are never copies
+            summary["copies"] = tasks.copies_task(store, settings)
         _corpus_stages(store, settings, manifest, fps, summary)
     return summary
 

@@ -497,13 +497,13 @@ def _timeline_svg(rows: list[dict[str, Any]], peak: int, label: str) -> Markup:
     target's chart shares the scale ``peak``, so their bars compare."""
     if not rows or not peak:
         return Markup("")
-    bar, gap, height, top, bottom = 30, 10, 90, 16, 28
-    width = len(rows) * (bar + gap) + gap
+    bar, gap, height, top, bottom, left = 30, 10, 90, 16, 52, 34  # left: the first label
+    width = left + len(rows) * (bar + gap)
     parts = [f'<svg class="timeline" role="img" width="{width}" height="{height + top + bottom}"'
              f' viewBox="0 0 {width} {height + top + bottom}" xmlns="http://www.w3.org/2000/svg">'
              f"<title>Positions on {escape(label)} per period by stance</title>"]
     for i, row in enumerate(rows):
-        x, y = gap + i * (bar + gap), top + height
+        x, y = left + i * (bar + gap), top + height
         for stance in STANCES[:4]:
             n = row[stance]
             if not n:
@@ -513,7 +513,9 @@ def _timeline_svg(rows: list[dict[str, Any]], peak: int, label: str) -> Markup:
             parts.append(f'<rect x="{x}" y="{y:.1f}" width="{bar}" height="{h:.1f}" '
                          f'fill="{STANCE_STYLE[stance][0]}"><title>{escape(row["period"])}: '
                          f"{n} {stance}</title></rect>")
-        parts.append(f'<text x="{x + bar / 2}" y="{top + height + 16}" text-anchor="middle">'
+        label_x, label_y = x + bar / 2 + 4, top + height + 12  # slanted: periods never overlap
+        parts.append(f'<text x="{label_x}" y="{label_y}" text-anchor="end" '
+                     f'transform="rotate(-40 {label_x} {label_y})">'
                      f'{escape(row["period"])}</text>')
         if row["total"]:
             parts.append(f'<text x="{x + bar / 2}" y="{y - 3:.1f}" text-anchor="middle" '

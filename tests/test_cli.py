@@ -214,3 +214,15 @@ def test_summary_names_the_first_failed_files(capsys: pytest.CaptureFixture[str]
     assert ("failed: f0.pdf (empty), f1.pdf (encrypted), f2.pdf (empty), f3.pdf (encrypted), "
             "f4.pdf (empty) and 2 more; reasons in the errors table and the report") in out
     assert "copies: 2 documents repeat another's text (documents.copy_of) and count once" in out
+
+
+def test_prefect_telemetry_and_its_notice_are_off(tmp_path: Path) -> None:
+    code = ("import os; os.environ.pop('DO_NOT_TRACK', None); "
+            "from stancemap.runtime import configure_prefect; configure_prefect(); "
+            "from prefect._internal.analytics.enabled import is_telemetry_enabled; "
+            "print(is_telemetry_enabled())")
+    env = {**os.environ, "STANCEMAP_HOME": str(tmp_path / "home")}
+    env.pop("DO_NOT_TRACK", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, env=env, timeout=120, check=True)
+    assert result.stdout.strip() == "False"

@@ -296,8 +296,8 @@ def _clusters(store: OutputStore, docs: dict[str, dict[str, Any]]) -> list[dict[
     return clusters
 
 
-def _argument_notes(store: OutputStore) -> list[str]:
-    arguments = _rows(store, "arguments")
+def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
+    arguments = [a for a in _rows(store, "arguments") if a["doc_id"] not in copies]
     if not arguments:
         return []
     outliers = sum(1 for a in arguments if a["cluster_id"] is None)
@@ -482,7 +482,7 @@ def collect(store: OutputStore, settings: Settings,
                  "clusters": len(clusters), "failed": len({e["source_path"] for e in errors})},
         documents=documents, targets=targets, holders=holders,
         per_target=_per_target(targets, holders), clusters=clusters,
-        argument_notes=_argument_notes(store),
+        argument_notes=_argument_notes(store, copies),
         timeline=_timeline(positions, docs, settings.report.time_bucket, targets),
         method=_method(settings, stance_rows), evaluation=eval_rows, evaluation_facts=eval_facts,
         errors=errors, notes=notes,

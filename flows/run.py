@@ -120,8 +120,13 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
             inc.commit_ingest(store, manifest, source, result,
                               plan.shas.get(inc.rel_path_of(source)), fingerprint)
             summary["failed" if result.get("error") else "ingested"] += 1
+            if result.get("error"):
+                summary.setdefault("failed_files", []).append((result["rel_path"],
+                                                               result["error"]))
             _progress("ingest", done, len(plan.todo))
         manifest.commit()
+        if plan.todo or plan.deleted:
+            summary["copies"] = tasks.copies_task(store, settings)
     summary.update(skipped=len(plan.unchanged), deleted=len(plan.deleted))
     return summary
 
@@ -175,9 +180,14 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
             failed = _analysis_outcome(store, rel, manifest, todo, result)
             inc.commit_analysis(manifest, store, rel, {s: fps[s] for s in todo}, failed)
             summary["analysis_failed" if failed else "analysed"] += 1
+            if failed:
+                summary.setdefault("analysis_failed_files", []).append(
+                    (rel, " and ".join(sorted(failed)) + " failed"))
             _progress("analyse", done, len(submitted))
         summary["analyse_seconds"] = _since(started)
         close_pools()  # free the workers' models before the corpus-level stages
+        if submitted:  # authors are known now: different authors are never copies
+            summary["copies"] = tasks.copies_task(store, settings)
         _corpus_stages(store, settings, manifest, fps, summary)
     return summary
 

@@ -101,6 +101,13 @@ def ingest_one(source: Any, settings: Settings, store: OutputStore) -> dict[str,
             "n_pages": doc.pages.num_rows, "n_sentences": doc.sentences.num_rows}
 
 
+def mark_copies(store: OutputStore, settings: Settings) -> dict[str, int]:
+    """Mark near-identical documents as copies of one canonical document (``copy_of``)."""
+    from pipeline.copies import mark_copies as mark
+
+    return mark(store, settings.ingest.copy_similarity)
+
+
 def ingest_job(source: Any, settings: Settings) -> Any:
     """The worker side of :func:`ingest_one`: the ingested document (no writes)."""
     return importlib.import_module("pipeline.ingest").ingest_document(source, settings)

@@ -69,6 +69,16 @@ def analyse_document_task(rel_path: str, doc_id: str, settings: Settings, store:
     return result
 
 
+@task(name="mark-copies", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
+def copies_task(store: OutputStore, settings: Settings) -> int:
+    """Set ``documents.copy_of`` corpus-wide (near-identical texts count once); the number of
+    documents that are copies."""
+    result = stages.mark_copies(store, settings)
+    get_run_logger().info("copies: %d documents are copies, %d parts updated",
+                          result["copies"], result["updated"])
+    return result["copies"]
+
+
 @task(name="build-organisations", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
 def organisations_task(store: OutputStore) -> int:
     """Rebuild the corpus-level ``organisations`` table from every ``entities`` part."""

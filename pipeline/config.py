@@ -37,6 +37,7 @@ class IngestConfig(_Section):
     pdf_extractor: Literal["pdfplumber", "pdfium"]
     min_chars_per_page: int = Field(ge=0)
     header_footer_min_share: float = Field(gt=0, le=1)
+    copy_similarity: float = Field(default=0.85, gt=0, le=1)
 
 
 class NlpConfig(_Section):

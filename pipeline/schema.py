@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from pipeline.errors import SchemaMismatchError
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 _str = pa.string()
 _i32 = pa.int32()
@@ -43,6 +43,7 @@ DOCUMENTS = _schema(
     ("sha256", _str, False),
     ("metadata_source", _str, False),
     ("ingested_at", _ts, False),
+    ("copy_of", _str, True),
 )
 
 PAGES = _schema(

@@ -19,6 +19,40 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
+
+# Exit codes (README, "Exit codes"): 0 done (something succeeded, or nothing needed doing),
+# 1 every new or changed file failed, 2 usage, configuration, output or lock error,
+# 3 the corpus folder holds no files, 143 stopped by SIGTERM.
+EXIT_FAILED, EXIT_USAGE, EXIT_EMPTY = 1, 2, 3
+_MAX_FAILED_NAMED = 5
+
+
+class _PlainHelp:
+    """Help as a person reads it: ``CORPUS``, not typer's ``{corpus}``; no ``<bool>`` type
+    after a plain flag."""
+
+    __slots__ = ()
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        return [piece.strip("{}") for piece in pieces]
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) or getattr(param, "count", False):
+                param.metavar = ""
+        return params
+
+
+class _Command(_PlainHelp, TyperCommand):
+    __slots__ = ()
+
+
+class _Group(_PlainHelp, TyperGroup):
+    __slots__ = ()
+
 
 app = typer.Typer(
     name="stancemap",
@@ -27,12 +61,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Group,
 )
 console = Console()
 err_console = Console(stderr=True)
 
 CorpusArg = Annotated[Path, typer.Argument(help="Folder of documents (searched recursively).",
-                                           exists=True, file_okay=False, resolve_path=True)]
+                                           exists=True, file_okay=False, resolve_path=True,
+                                           metavar="CORPUS")]
 OutOpt = Annotated[str, typer.Option(
     "--out", "-o", help="Output folder of tables and reports, or an fsspec URL (run, serve, "
     "query), e.g. s3://bucket/stancemap: a local staging copy is published there.")]
@@ -64,20 +100,84 @@ class Format(StrEnum):
     xlsx = "xlsx"
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("stancemap")
+        except PackageNotFoundError:
+            found = "unknown (not installed)"
+        console.print(f"stancemap {found}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", help="Show the version and exit.", callback=_version,
+        is_eager=True)] = False) -> None:
+    """Who supports or opposes which policy option, with evidence, across a corpus of
+    policy documents. Outputs are parquet tables, reports and a read-only SQL interface."""
+
+
 @contextlib.contextmanager
 def _expected_errors() -> Iterator[None]:
-    """Turn stancemap's own errors into a one-line message and exit code 2."""
+    """Turn stancemap's own errors, and a file that cannot be read or written, into a
+    one-line message and exit code 2."""
     from pipeline.errors import StancemapError
 
     try:
         yield
     except StancemapError as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise _fail(f"cannot read or write{where}: {exc.strerror or exc}; check the path "
+                    "and its permissions") from None
+
+
+def _check_out(out: str) -> None:
+    """A local output folder is a folder that exists (or can be created) and can be written."""
+    from pipeline.io import is_remote, local_path
+
+    if is_remote(out):
+        return
+    path = local_path(out)
+    if path.exists() and not path.is_dir():
+        raise _fail(f"--out {out} is a file, not a folder: give a folder for the outputs "
+                    "(it is created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _fail(f"cannot create the output folder {out}: {exc.strerror or exc}; choose a "
+                    "folder you can write to") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise _fail(f"cannot write to the output folder {out}: permission denied; choose a "
+                    "folder you can write to")
+
+
+def _has_files(corpus: Path) -> bool:
+    return any(files for _, _, files in os.walk(corpus))
+
+
+def _empty_corpus(corpus: Path, out: str) -> bool:
+    """Warn when CORPUS holds no file; exit at once unless OUT has earlier outputs (whose
+    documents a run then removes, as their files are gone)."""
+    from pipeline.io import is_remote, local_path
+
+    if _has_files(corpus):
+        return False
+    err_console.print(f"[bold yellow]warning:[/] {corpus} holds no files: nothing to ingest. "
+                      "Put the PDF, Word, HTML, Markdown or text documents in it (sub-folders "
+                      "are searched).", highlight=False, soft_wrap=True)
+    if not is_remote(out) and not (local_path(out) / "_state").is_dir():
+        raise typer.Exit(EXIT_EMPTY)
+    return True
 
 
 def _prepare(verbose: bool, password: str | None = None) -> None:
@@ -186,6 +286,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if summary.get("analysis_failed"):
         parts.append(f"{summary['analysis_failed']} failed analysis")
     console.print("summary: " + ", ".join(parts), highlight=False)
+    failed = [*summary.get("failed_files", []), *summary.get("analysis_failed_files", [])]
+    if failed:
+        named = ", ".join(f"{rel} ({why})" for rel, why in failed[:_MAX_FAILED_NAMED])
+        more = len(failed) - _MAX_FAILED_NAMED
+        console.print(f"  failed: {named}" + (f" and {more} more" if more > 0 else "")
+                      + "; reasons in the errors table and the report", highlight=False,
+                      soft_wrap=True)
+    if summary.get("copies"):
+        console.print(f"  copies: {summary['copies']} documents repeat another's text "
+                      "(documents.copy_of) and count once", highlight=False)
     for note in summary.get("notes", []):
         console.print(f"  note: {note}", highlight=False)
 
@@ -195,11 +305,11 @@ def _exit_code(summary: dict[str, Any]) -> int:
     if summary.get("failed", 0) and not summary.get("ingested", 0):
         err_console.print(f"[bold red]error:[/] all {summary['failed']} new or changed files "
                           "failed; see the errors table", highlight=False)
-        return 1
+        return EXIT_FAILED
     return 0
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: PasswordOpt = None,
         runner: Annotated[Runner | None, typer.Option(
             help="Where per-document work runs (default: runtime.runner of the config).")] = None,
@@ -216,6 +326,8 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
     _prepare(verbose, password)
     with _expected_errors():
         _load(config)
+        _check_out(out)
+        empty = _empty_corpus(corpus, out)
         from flows.run import run_flow
 
         out = _target(out)
@@ -223,33 +335,35 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
             summary = run_flow(str(corpus), out, str(config) if config else None,
                                runner.value if runner else None, dask_address,
                                str(corrections) if corrections else None)
-    _print_summary(summary)
-    if summary_json is not None:
-        from pipeline.io import atomic_write_bytes
+        _print_summary(summary)
+        if summary_json is not None:
+            from pipeline.io import atomic_write_bytes
 
-        atomic_write_bytes(summary_json, json.dumps(summary, indent=1, default=str).encode())
+            atomic_write_bytes(summary_json, json.dumps(summary, indent=1, default=str).encode())
     console.print(f"outputs: {out}", highlight=False)
-    raise typer.Exit(_exit_code(summary))
+    raise typer.Exit(EXIT_EMPTY if empty else _exit_code(summary))
 
 
-@app.command()
+@app.command(cls=_Command)
 def ingest(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None,
            password: PasswordOpt = None, verbose: VerboseOpt = False) -> None:
     """Ingest CORPUS into the documents, pages, sentences and errors tables (incremental)."""
     _prepare(verbose, password)
     with _expected_errors():
         _load(config)
+        folder = _local(out, "ingest")
+        _check_out(out)
+        empty = _empty_corpus(corpus, out)
         from flows.run import hold_lock, ingest_flow
         from pipeline.io import OutputStore
 
-        folder = _local(out, "ingest")
         with hold_lock(OutputStore(folder)), _progress():
             summary = ingest_flow(str(corpus), str(folder), str(config) if config else None)
     _print_summary(summary)
-    raise typer.Exit(_exit_code(summary))
+    raise typer.Exit(EXIT_EMPTY if empty else _exit_code(summary))
 
 
-@app.command()
+@app.command(cls=_Command)
 def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     """Write OUT/report.html and OUT/report.md from the tables in OUT."""
     _prepare(verbose)
@@ -259,6 +373,7 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
         from pipeline.io import OutputStore
 
         folder = _local(out, "report")
+        _check_out(out)
         with hold_lock(OutputStore(folder)):
             summary = report_flow(str(folder), str(config) if config else None, force=True)
     for path in summary.get("report", []):
@@ -267,7 +382,7 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
         console.print(f"note: {note}", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; tables are "
                                              "named after the outputs (documents, stances...).")],
           out: OutOpt,
@@ -296,7 +411,7 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
         sys.stdout.write(rendered)
 
 
-@app.command()
+@app.command(cls=_Command)
 def evaluate(out: OutOpt,
              gold: Annotated[Path | None, typer.Option(help="Gold stances CSV.", exists=True,
                                                        dir_okay=False)] = None,
@@ -323,6 +438,7 @@ def evaluate(out: OutOpt,
 
         settings = _load(config)
         folder = _local(out, "evaluate")
+        _check_out(out)
         store = OutputStore(folder)
         if not store.exists("positions"):
             raise _fail(f"no positions in {out}: run `stancemap run {docs} --out {out}` first")
@@ -426,7 +542,7 @@ def _register(settings: Any) -> Any:
     return load_register(settings)
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(corpus: CorpusArg, out: OutOpt,
           cron: Annotated[str, typer.Option(help="When to refresh, as a cron expression (UTC), "
                                             "e.g. '0 6 * * 1' = Mondays 06:00.")],
@@ -441,6 +557,10 @@ def serve(corpus: CorpusArg, out: OutOpt,
     _prepare(verbose)
     with _expected_errors():
         _load(config)
+        _check_out(out)
+        from flows.serve import check_cron
+
+        check_cron(cron)
         from stancemap.runtime import ensure_server
 
         try:

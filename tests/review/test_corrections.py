@@ -311,17 +311,19 @@ def test_evaluate_scores_the_machine_against_the_decisions(store: OutputStore,
     assert not store.exists("corrections")  # evaluating applies nothing
 
 
-def test_a_decision_on_a_document_applies_to_its_copies(store: OutputStore,
+def test_a_decision_on_a_document_applies_to_its_copies(store: OutputStore, settings: Settings,
                                                         tmp_path: Path) -> None:
-    copy = write_document(store, "a", "d" * 64, SENTENCES["a"])  # the same text, a copy
+    copy = write_document(store, "a", "d" * 64, SENTENCES["a"], copy_of=doc_id("a"))
     store.write_part("positions", copy, to_table("positions", position_rows("a", copy)))
     path = tmp_path / "c.csv"
     decide(path, "stance", "a", EXAMPLETON, "option_2", 2, "oppose", "support")
-    corpus = corr.Corpus(store, {})
-    corpus.documents[copy]["copy_of"] = doc_id("a")  # as documents.copy_of (issue 17) says
-    corpus.copies[doc_id("a")].append(copy)
-    review = corr.review_positions(store, path, None, corpus)
+    review = corr.review_positions(store, path, None, corr.Corpus(store, {}))
     for did in (doc_id("a"), copy):
         row = next(r for r in review.positions[did] if r["target"] == "option_2")
         assert (row["stance"], row["review"]) == ("oppose", "corrected")
     assert [(o.status, o.doc_id) for o in review.outcomes] == [("applied", doc_id("a"))]
+    from pipeline.review_app import ReviewSession
+
+    session = ReviewSession(store, settings, path, "tester")
+    assert copy not in {item["doc_id"] for item in session.queue()}  # reviewed once, as a
+    assert len(session.queue()) == 5                                 # decision on the original

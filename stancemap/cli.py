@@ -169,7 +169,7 @@ def _locked(out: str) -> Iterator[None]:
     if is_remote(out):
         yield
         return
-    from flows.run import hold_lock
+    from flows.preflight import hold_lock
 
     with hold_lock(OutputStore(Path(out))):
         yield
@@ -211,13 +211,16 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
     """
     _prepare(verbose, password)
     with _expected_errors():
-        _load(config)
-        from flows.run import run_flow
-
+        settings = _load(config)
         out = _target(out)
-        with _locked(out), _progress():
-            summary = run_flow(str(corpus), out, str(config) if config else None,
-                               runner.value if runner else None, dask_address)
+        with _locked(out):
+            summary = _nothing_to_do(corpus, out, settings)
+            if summary is None:
+                from flows.run import run_flow
+
+                with _progress():
+                    summary = run_flow(str(corpus), out, str(config) if config else None,
+                                       runner.value if runner else None, dask_address)
     _print_summary(summary)
     if summary_json is not None:
         from pipeline.io import atomic_write_bytes
@@ -225,6 +228,19 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
         atomic_write_bytes(summary_json, json.dumps(summary, indent=1, default=str).encode())
     console.print(f"outputs: {out}", highlight=False)
     raise typer.Exit(_exit_code(summary))
+
+
+def _nothing_to_do(corpus: Path, out: str, settings: Any) -> dict[str, Any] | None:
+    """The summary of an unchanged run of a local output folder, found without starting
+    Prefect; ``None`` when there is work to do (or ``out`` is a URL)."""
+    from pipeline.io import is_remote
+
+    if is_remote(out):
+        return None
+    from flows.preflight import unchanged_run
+    from pipeline.io import OutputStore
+
+    return unchanged_run(corpus, OutputStore(Path(out)), settings)
 
 
 @app.command()
@@ -249,13 +265,13 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
     """Write OUT/report.html and OUT/report.md from the tables in OUT."""
     _prepare(verbose)
     with _expected_errors():
-        _load(config)
-        from flows.run import hold_lock, report_flow
+        settings = _load(config)
+        from flows.preflight import report_outputs
+        from flows.stages import write_report
         from pipeline.io import OutputStore
 
-        folder = _local(out, "report")
-        with hold_lock(OutputStore(folder)):
-            summary = report_flow(str(folder), str(config) if config else None, force=True)
+        store = OutputStore(_local(out, "report"))
+        summary = report_outputs(store, settings, True, lambda: write_report(store, settings)[0])
     for path in summary.get("report", []):
         console.print(f"wrote {path}", highlight=False)
     for note in summary["notes"]:

@@ -119,6 +119,9 @@ ACTIONS = (("publish clear guidance on {service}", "publishes clear guidance on 
            ("report on progress every {n} months", "reports on progress every {n} months"),
            ("consult again before legislating on {proposal}", "consults again before "
             "legislating on {proposal}"))
+PURPOSES = ("", " so that {group} in {place} see the benefit",
+            " before the changes take effect next year", " so that {service} are not disrupted",
+            " within {n} months of the bill", " and share the evidence with {other}")
 FACTS = ("The {place} system covers about {k} thousand people and {n} GP practices.",
          "Last year {place} spent £{m} million on {service}, {pct} per cent more than in {year}.",
          "Some {n} staff work across health and care in {place}.",
@@ -193,19 +196,29 @@ class Writer:
                       else f"because {r.choice(REASONS)}")
             order = r.random()
             if order < 0.35:
-                return f"{r.choice(OPENERS)}, {main} {reason}."
+                return f"{r.choice(OPENERS)}, {main} {reason}{self._more()}."
             if order < 0.55:
-                return f"{reason[0].upper()}{reason[1:]}, {main}."
-            return f"{main} {reason}."
+                return f"{reason[0].upper()}{reason[1:]}, {main}{self._more()}."
+            return f"{main} {reason}{self._more()}."
         if kind < 0.5:
-            return f"{holder} {_agree(r.choice(VERBS_CONCERN), holder)} {r.choice(CONCERNS)}."
+            concern = f"{holder} {_agree(r.choice(VERBS_CONCERN), holder)} {r.choice(CONCERNS)}"
+            return f"{concern}{self._more()}."
         if kind < 0.7:
-            return r.choice(FACTS)
+            return f"{r.choice(FACTS)[:-1]}{self._more()}."
         if kind < 0.85:
-            return r.choice(ASKS)
+            return f"{r.choice(ASKS)[:-1]}{r.choice(PURPOSES)}."
         if r.random() < 0.5:
             return f"{r.choice(OPENERS)}, {r.choice(REASONS)}, and {r.choice(REASONS)}."
         return f"{r.choice(REASONS)}; {r.choice(CONCERNS)}."
+
+    def _more(self) -> str:
+        """Nothing, or a further clause (real sentences run to about 25 words)."""
+        r = self.rng
+        if r.random() < 0.4:
+            return ""
+        return r.choice((f", and {r.choice(REASONS)}", f", although {r.choice(REASONS)}",
+                         f", while {r.choice(REASONS)}", f"; {r.choice(CONCERNS)}",
+                         f", which matters because {r.choice(REASONS)}"))
 
     def paragraph(self, org: str, words: int) -> str:
         """Sentences adding up to about ``words`` words."""

@@ -23,12 +23,12 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import incremental as inc
 from flows import stages, tasks
+from flows.preflight import hold_lock, report_outputs, review_key
 from pipeline.config import Settings, load_settings
 from pipeline.io import OutputStore, is_remote, local_path, pull, staging_dir
 from pipeline.workers import close_pools
 
 progress_log = logging.getLogger("stancemap.progress")
-_HELD: set[str] = set()
 ANALYSIS_STAGES = {"entities": "pipeline.entities", "stance": "pipeline.stance"}
 
 
@@ -43,21 +43,6 @@ def make_task_runner(runner: str, dask_address: str | None = None,
     if runner != "local":
         raise ValueError(f"unknown runner {runner!r}: use 'local' or 'dask'")
     return ThreadPoolTaskRunner(max_workers=threads)
-
-
-@contextlib.contextmanager
-def hold_lock(store: OutputStore) -> Iterator[None]:
-    """Hold the output folder's lock, re-entrantly within this process (subflows of a run)."""
-    key = str(store.root.resolve())
-    if key in _HELD:
-        yield
-        return
-    with store.lock():
-        _HELD.add(key)
-        try:
-            yield
-        finally:
-            _HELD.discard(key)
 
 
 def _progress(stage: str, done: int, total: int) -> None:
@@ -243,24 +228,7 @@ def report_flow(out: str, config: str | None = None, force: bool = False) -> dic
     ``force``)."""
     settings = _settings(config)
     store = OutputStore(Path(out))
-    fps = inc.stage_fingerprints(settings)
-    summary: dict[str, Any] = {"notes": []}
-    with hold_lock(store):
-        manifest = inc.Manifest.load(store)
-        key = (f"{manifest.signature()}:{manifest.corpus.get('arguments')}:{fps['report']}:"
-               f"{manifest.corpus.get('review')}")
-        if manifest.corpus.get("report") == key and not force:
-            summary["notes"].append("report: unchanged")
-            return summary
-        if stages.stage("pipeline.report") is None:
-            summary["notes"].append("report stage not available: skipped")
-            return summary
-        started = time.monotonic()
-        summary["report"] = tasks.report_task(store, settings)
-        summary["report_seconds"] = _since(started)
-        manifest.corpus["report"] = key
-        manifest.commit()
-    return summary
+    return report_outputs(store, settings, force, lambda: tasks.report_task(store, settings))
 
 
 @contextlib.contextmanager
@@ -286,16 +254,11 @@ def apply_review(store: OutputStore, settings: Settings, path: Path) -> dict[str
     """Apply the corrections file ``path`` unless neither it, the positions nor the code
     changed since it was last applied; the summary's ``notes`` list every stale, unmatched or
     invalid decision."""
-    from pipeline.corrections import file_hash, file_hash_of_text
-
     manifest = inc.Manifest.load(store)
     fps = inc.stage_fingerprints(settings)
 
     def key() -> str:
-        tokens = sorted(f"{k}={store.table_token('positions', k)}"
-                        for k in store.part_keys("positions"))
-        tokens.append(f"comparison={store.table_token('comparison')}")
-        return f"{file_hash(path)}:{fps['review']}:{file_hash_of_text(' '.join(tokens))}"
+        return review_key(store, fps, path)
 
     if manifest.corpus.get("review") == key() and store.exists("corrections"):
         return {"notes": [f"corrections {path}: unchanged"]}

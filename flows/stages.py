@@ -122,6 +122,14 @@ def ingest_warm(source: Any, settings: Settings) -> None:
     spacy_splitter(settings.nlp.spacy_model, settings.nlp.batch_size)
 
 
+def write_report(store: OutputStore, settings: Settings) -> tuple[list[str], Any]:
+    """Render the HTML and Markdown reports of ``store`` into its folder: their paths and the
+    rendered report (the report stage must be available)."""
+    report = importlib.import_module("pipeline.report")
+    rendered = report.render_report(store, settings, report.load_evaluation(store))
+    return [str(path) for path in report.write_report(rendered, store.root)], rendered
+
+
 def _author_update(document: dict[str, Any], author: Any) -> dict[str, Any]:
     """The document row with the author the entities stage found (if any)."""
     if author is None:

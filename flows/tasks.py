@@ -121,12 +121,11 @@ def report_task(store: OutputStore, settings: Settings) -> list[str]:
     report = stages.stage("pipeline.report")
     if report is None:
         return []
-    rendered = report.render_report(store, settings, report.load_evaluation(store))
-    written = report.write_report(rendered, store.root)
+    written, rendered = stages.write_report(store, settings)
     markdown, rows = report.report_artifacts(rendered)
     create_markdown_artifact(key="stancemap-report", markdown=markdown)
     create_table_artifact(key="stancemap-positions", table=rows)
-    return [str(path) for path in written]
+    return written
 
 
 @task(name="publish-outputs", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)

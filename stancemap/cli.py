@@ -273,7 +273,7 @@ def _locked(out: str) -> Iterator[None]:
     if is_remote(out):
         yield
         return
-    from flows.run import hold_lock
+    from flows.preflight import hold_lock
 
     with hold_lock(OutputStore(Path(out))):
         yield
@@ -325,16 +325,19 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
     """
     _prepare(verbose, password)
     with _expected_errors():
-        _load(config)
+        settings = _load(config)
         _check_out(out)
         empty = _empty_corpus(corpus, out)
-        from flows.run import run_flow
-
         out = _target(out)
-        with _locked(out), _progress():
-            summary = run_flow(str(corpus), out, str(config) if config else None,
-                               runner.value if runner else None, dask_address,
-                               str(corrections) if corrections else None)
+        with _locked(out):
+            summary = _nothing_to_do(corpus, out, settings, corrections)
+            if summary is None:
+                from flows.run import run_flow
+
+                with _progress():
+                    summary = run_flow(str(corpus), out, str(config) if config else None,
+                                       runner.value if runner else None, dask_address,
+                                       str(corrections) if corrections else None)
         _print_summary(summary)
         if summary_json is not None:
             from pipeline.io import atomic_write_bytes
@@ -342,6 +345,24 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
             atomic_write_bytes(summary_json, json.dumps(summary, indent=1, default=str).encode())
     console.print(f"outputs: {out}", highlight=False)
     raise typer.Exit(EXIT_EMPTY if empty else _exit_code(summary))
+
+
+def _nothing_to_do(corpus: Path, out: str, settings: Any,
+                   corrections: Path | None) -> dict[str, Any] | None:
+    """The summary of an unchanged run of a local output folder, found without starting
+    Prefect; ``None`` when there is work to do (or ``out`` is a URL)."""
+    from pipeline.io import is_remote
+
+    if is_remote(out):
+        return None
+    from flows.preflight import unchanged_run
+    from pipeline.corrections import corrections_path
+    from pipeline.io import OutputStore
+    from stancemap.runtime import stancemap_home
+
+    review_file = corrections_path(out, settings, str(corrections) if corrections else None,
+                                   stancemap_home())
+    return unchanged_run(corpus, OutputStore(Path(out)), settings, review_file)
 
 
 @app.command(cls=_Command)
@@ -368,14 +389,15 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
     """Write OUT/report.html and OUT/report.md from the tables in OUT."""
     _prepare(verbose)
     with _expected_errors():
-        _load(config)
-        from flows.run import hold_lock, report_flow
+        settings = _load(config)
+        from flows.preflight import report_outputs
+        from flows.stages import write_report
         from pipeline.io import OutputStore
 
         folder = _local(out, "report")
         _check_out(out)
-        with hold_lock(OutputStore(folder)):
-            summary = report_flow(str(folder), str(config) if config else None, force=True)
+        store = OutputStore(folder)
+        summary = report_outputs(store, settings, True, lambda: write_report(store, settings)[0])
     for path in summary.get("report", []):
         console.print(f"wrote {path}", highlight=False)
     for note in summary["notes"]:

@@ -327,8 +327,8 @@ def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
     groups = Counter(a["duplicate_group"] for a in arguments if a["duplicate_group"])
     notes = [f"{len(arguments)} argument units; {outliers} not in any cluster (outliers)."]
     if groups:
-        copies = sum(groups.values())
-        notes.append(f"{copies} arguments in {len(groups)} near-duplicate groups "
+        grouped = sum(groups.values())
+        notes.append(f"{grouped} arguments in {len(groups)} near-duplicate groups "
                      "(template or campaign text counted once per group in clusters).")
     return notes
 

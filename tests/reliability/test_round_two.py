@@ -388,3 +388,16 @@ def test_the_watchdog_kills_what_a_killed_process_started(tmp_path: Path) -> Non
     _gone, alive = psutil.wait_procs([child], timeout=10)
     assert alive == []
 
+
+
+def test_run_into_an_output_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Quillfield supports the plan.", encoding="utf-8")
+    (out / "_state").parent.mkdir()
+    (out / "_state").write_text("a file where the state folder should be", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "stancemap.cli", "run", "--out", str(out), "--",
+                           str(corpus)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cannot write to the output folder" in proc.stderr

@@ -66,7 +66,7 @@ def report_outputs(store: OutputStore, settings: Settings, force: bool,
     with hold_lock(store):
         manifest = inc.Manifest.load(store)
         key = report_key(manifest, fps)
-        if manifest.corpus.get("report") == key and not force:
+        if manifest.corpus.get("report") == key and reports_present(store) and not force:
             summary["notes"].append("report: unchanged")
             return summary
         if stages.stage("pipeline.report") is None:
@@ -101,9 +101,10 @@ def unchanged_run(corpus: Path, store: OutputStore, settings: Settings,
         ingest = stages.stage("pipeline.ingest")
         if ingest is None:
             return None
-        plan = inc.plan_ingest(ingest.discover(corpus, settings), manifest, fps["ingest"])
+        sources = ingest.discover(corpus, settings, exclude=[store.root])
+        plan = inc.plan_ingest(sources, manifest, fps["ingest"])
         if plan.todo or plan.deleted or not all(
-                _analysed(entry, fps) for entry in manifest.files.values()):
+                _analysed(store, entry, fps) for entry in manifest.files.values()):
             return None
         manifest.commit()
         orphans = inc.collect_garbage(store, manifest)
@@ -115,15 +116,26 @@ def unchanged_run(corpus: Path, store: OutputStore, settings: Settings,
 
 def _corpus_current(store: OutputStore, manifest: inc.Manifest,
                     fingerprints: dict[str, str]) -> bool:
-    """Whether the corpus-level tables and the report were built from this manifest."""
+    """Whether the corpus-level tables and the report were built from this manifest and are
+    all still on disk."""
     signature = manifest.signature()
     built = all(manifest.corpus.get(name) == f"{signature}:{fingerprints[name]}"
-                and store.exists(name) for name in ("organisations", "arguments"))
-    return built and manifest.corpus.get("report") == report_key(manifest, fingerprints)
+                and all(map(store.exists, inc.CORPUS_TABLES[name]))
+                for name in ("organisations", "arguments"))
+    return (built and manifest.corpus.get("report") == report_key(manifest, fingerprints)
+            and reports_present(store))
 
 
-def _analysed(entry: dict[str, Any], fingerprints: dict[str, str]) -> bool:
-    """Whether a file needs no analysis: failed at ingestion, or analysed by every stage."""
+def reports_present(store: OutputStore) -> bool:
+    """Whether every report file is on disk (a deleted one is rendered again)."""
+    return all((store.root / name).is_file() for name in inc.REPORT_FILES)
+
+
+def _analysed(store: OutputStore, entry: dict[str, Any], fingerprints: dict[str, str]) -> bool:
+    """Whether a file needs nothing redone: its outputs (parts or errors row) are all on disk,
+    and it failed at ingestion or was analysed by every stage."""
+    if inc.missing_outputs(store, entry):
+        return False
     if not entry.get("doc_id"):
         return True
     done = entry.get("stages", {})

@@ -20,6 +20,7 @@ from flows.incremental import error_key, rel_path_of
 from pipeline.config import Settings
 from pipeline.errors import DocumentError
 from pipeline.io import OutputStore
+from pipeline.safety import clean_message, printable_path
 from pipeline.schema import to_table
 from pipeline.workers import run_in_child, run_isolated
 
@@ -74,9 +75,10 @@ def cached(kind: str, fingerprint: str, load: Callable[[], Any]) -> Any:
 
 def error_table(rel_path: str, doc_id: str | None, stage_name: str, kind: str,
                 message: str) -> pa.Table:
-    """One ``errors`` row."""
-    return to_table("errors", [{"source_path": rel_path, "doc_id": doc_id, "stage": stage_name,
-                                "kind": kind, "message": message,
+    """One ``errors`` row (its path printable, its message with any secret redacted)."""
+    return to_table("errors", [{"source_path": printable_path(rel_path), "doc_id": doc_id,
+                                "stage": stage_name, "kind": kind,
+                                "message": clean_message(message),
                                 "occurred_at": datetime.now(UTC)}])
 
 

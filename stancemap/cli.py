@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -181,12 +180,14 @@ def _empty_corpus(corpus: Path, out: str) -> bool:
 
 
 def _prepare(verbose: bool, password: str | None = None) -> None:
-    """Environment for Prefect and the pipeline, set before either is imported."""
-    from stancemap.runtime import configure_prefect
+    """Environment for Prefect and the pipeline, set before either is imported; a watchdog
+    that ends whatever this command starts when it ends, even by kill -9."""
+    from stancemap.runtime import configure_prefect, start_watchdog
 
     if password:
         os.environ["STANCEMAP_CORPUS__PASSWORD"] = password
     configure_prefect("INFO" if verbose else "WARNING")
+    start_watchdog()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
@@ -281,6 +282,8 @@ def _locked(out: str) -> Iterator[None]:
 
 def _print_summary(summary: dict[str, Any]) -> None:
     parts = [f"{summary.get(k, 0)} {k}" for k in ("ingested", "skipped", "failed", "deleted")]
+    if summary.get("identical"):
+        parts.insert(1, f"{summary['identical']} identical copies")
     if "analysed" in summary:
         parts.append(f"{summary['analysed']} analysed")
     if summary.get("analysis_failed"):
@@ -415,7 +418,7 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
     """Answer SQL over the output tables (read-only DuckDB)."""
     with _expected_errors():
         from pipeline.io import materialise
-        from pipeline.query import format_result, run_query
+        from pipeline.query import run_query, write_result
         from stancemap.runtime import stancemap_home
 
         folder = materialise(out, stancemap_home() / "staging")
@@ -426,11 +429,9 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
             raise _fail(f"--format {fmt.value} needs --output FILE")
         if output is not None and output.suffix.lower() == ".xlsx" and fmt is Format.table:
             fmt = Format.xlsx  # a file named .xlsx gets a real workbook
-        rendered = format_result(table, fmt.value, output)
+        write_result(table, fmt.value, output)
     if output is not None:
         console.print(f"wrote {table.num_rows} rows to {output}", highlight=False)
-    elif isinstance(rendered, str):
-        sys.stdout.write(rendered)
 
 
 @app.command(cls=_Command)

@@ -396,7 +396,8 @@ def _evaluation(evaluation: dict[str, Any] | None, targets: Sequence[Target] = (
             counts = {column: node[key] for key, column in _COUNTS.items() if key in node}
             rows.append({"scope": _scope(path, labels), **{k: node.get(k) for k in _METRICS},
                          **{c: counts.get(c) for c in ("correct", "predicted", "gold")}})
-        for key, value in node.items():
+        # all positions first, then the slices, in the file's order
+        for key, value in sorted(node.items(), key=lambda kv: kv[0] != "overall"):
             if isinstance(value, dict):
                 walk(value, [*path, str(key)])
             elif isinstance(value, list):

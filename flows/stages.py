@@ -33,6 +33,7 @@ REQUIRED = {
                         "aggregate_positions"),
     "pipeline.arguments": ("build_arguments",),
     "pipeline.report": ("render_report", "write_report", "load_evaluation", "report_artifacts"),
+    "pipeline.corrections": ("apply_corrections", "summary"),
 }
 
 

@@ -83,6 +83,10 @@ class ReportConfig(_Section):
     time_bucket: Literal["auto", "month", "quarter"] = "auto"
 
 
+class ReviewConfig(_Section):
+    corrections: Path | None = None
+
+
 class RuntimeConfig(_Section):
     runner: Literal["local", "dask"]
     workers: int = Field(ge=0)
@@ -111,6 +115,7 @@ class Settings(BaseSettings):
     arguments: ArgumentsConfig
     report: ReportConfig
     runtime: RuntimeConfig
+    review: ReviewConfig = ReviewConfig()
 
     @classmethod
     def settings_customise_sources(

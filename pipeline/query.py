@@ -30,8 +30,8 @@ from pipeline.schema import PARTITIONED, TABLES
 
 log = logging.getLogger(__name__)
 
-OutputFormat = Literal["table", "csv", "json", "parquet"]
-FORMATS: tuple[str, ...] = ("table", "csv", "json", "parquet")
+OutputFormat = Literal["table", "csv", "json", "parquet", "xlsx"]
+FORMATS: tuple[str, ...] = ("table", "csv", "json", "parquet", "xlsx")
 
 _EXPLAIN = re.compile(r"^\s*explain(\s+analy[sz]e)?\b", re.IGNORECASE)
 _MAX_CELL_CHARS = 80
@@ -128,7 +128,8 @@ def _plain_table(table: pa.Table) -> str:
 def format_result(
     table: pa.Table, fmt: OutputFormat = "table", dest: Path | None = None
 ) -> str | bytes:
-    """Render a query result: text for ``table``/``csv``/``json`` (JSON lines), bytes for parquet.
+    """Render a query result: text for ``table``/``csv``/``json`` (JSON lines), bytes for
+    parquet and xlsx (a workbook, :func:`pipeline.export.table_workbook`).
 
     With ``dest``, the rendering is also written there atomically (the CLI's ``--output``).
     """
@@ -158,7 +159,7 @@ def rounded(table: pa.Table) -> pa.Table:
 
 
 def _render(table: pa.Table, fmt: str) -> str | bytes:
-    if fmt in ("table", "csv", "json"):
+    if fmt in ("table", "csv", "json", "xlsx"):  # what a person reads: no binary noise
         table = rounded(table)
     if fmt == "table":
         return _plain_table(table)
@@ -173,4 +174,8 @@ def _render(table: pa.Table, fmt: str) -> str | bytes:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         return bytes(sink.getvalue().to_pybytes())
+    if fmt == "xlsx":
+        from pipeline.export import table_workbook
+
+        return table_workbook(table)
     raise QueryError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -48,6 +48,9 @@ STANCE_STYLE: dict[str, tuple[str, str, str]] = {
     "mixed": ("#CC79A7", "±", "M"),
 }
 _OTHER_STYLE = ("#e4e7eb", "·", "–")
+# Positions an analyst corrected or added: their evidence is their own, not the stance rows.
+_REVIEWED_OWN = frozenset({"corrected", "added"})
+REVIEW_MARK = "✎"
 _METRICS = ("precision", "recall", "f1")
 _METHODS = {
     "hybrid": "dependency-parse patterns combined with a sentence-embedding classifier",
@@ -95,6 +98,7 @@ class Cell:
     evidence: list[Evidence]
     n_more: int = 0
     more: list[Evidence] = field(default_factory=list)  # the quotes behind "and N more"
+    review: str = ""  # "corrected" or "confirmed" when an analyst reviewed it
 
 
 @dataclass
@@ -126,6 +130,7 @@ class ReportData:
     evaluation_facts: list[tuple[str, str]]
     errors: list[dict[str, Any]]
     notes: dict[str, str]
+    review: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,9 @@ def _evidence(
         doc = docs.get(pos["doc_id"])
         reported_by = None if pos["holder_is_author"] else (
             (doc or {}).get("author_org") or _doc_label(doc, pos["doc_id"]))
-        for row in stances.get((pos["doc_id"], _holder_key(pos), pos["target"])) or [pos]:
+        rows = [pos] if pos.get("review") in _REVIEWED_OWN else (
+            stances.get((pos["doc_id"], _holder_key(pos), pos["target"])) or [pos])
+        for row in rows:
             found.append((row["stance"] != cell_stance, -float(row["confidence"]),
                           Evidence(pos["doc_id"], _doc_label(doc, pos["doc_id"]), row["page"],
                                    row["evidence"], row["stance"], reported_by)))
@@ -251,9 +258,25 @@ def _matrix(
             holder.cells[target] = Cell(
                 name, target, anchor, stance, len({p["doc_id"] for p in ps}),
                 not any(p["holder_is_author"] for p in ps), quotes[:max_quotes],
-                max(0, len(quotes) - max_quotes), quotes[max_quotes:])
+                max(0, len(quotes) - max_quotes), quotes[max_quotes:], _cell_review(ps))
         holders.append(holder)
     return sorted(holders, key=lambda h: (not h.is_author, h.name.casefold()))
+
+
+def _cell_review(positions: list[dict[str, Any]]) -> str:
+    reviews = {p.get("review") for p in positions}
+    if reviews & _REVIEWED_OWN:
+        return "corrected"
+    return "confirmed" if "confirmed" in reviews else ""
+
+
+def _review(positions: list[dict[str, Any]], decisions: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many positions an analyst reviewed, and the decisions that no longer apply."""
+    counts = Counter(str(p.get("review") or "machine") for p in positions)
+    problems = [d for d in decisions if d["status"] in ("stale", "unmatched", "invalid")]
+    return {"reviewed": len(positions) - counts["machine"], "total": len(positions),
+            "counts": {k: counts[k] for k in ("confirmed", "corrected", "added", "rejected")},
+            "decisions": len(decisions), "problems": problems}
 
 
 def _targets(known: list[Target], positions: list[dict[str, Any]]) -> list[Target]:
@@ -304,8 +327,8 @@ def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
     groups = Counter(a["duplicate_group"] for a in arguments if a["duplicate_group"])
     notes = [f"{len(arguments)} argument units; {outliers} not in any cluster (outliers)."]
     if groups:
-        copies = sum(groups.values())
-        notes.append(f"{copies} arguments in {len(groups)} near-duplicate groups "
+        grouped = sum(groups.values())
+        notes.append(f"{grouped} arguments in {len(groups)} near-duplicate groups "
                      "(template or campaign text counted once per group in clusters).")
     return notes
 
@@ -454,7 +477,8 @@ def collect(store: OutputStore, settings: Settings,
     for doc in documents:
         original = docs.get(str(doc.get("copy_of")))
         doc["copy_label"] = original["source_path"] if original else None
-    positions = [p for p in _rows(store, "positions") if p["doc_id"] not in copies]
+    every_position = [p for p in _rows(store, "positions") if p["doc_id"] not in copies]
+    positions = [p for p in every_position if p.get("review") != "rejected"]
     stance_rows = [r for r in _rows(store, "stances") if r["doc_id"] not in copies]
     orgs = {o["canonical_id"]: o for o in _rows(store, "organisations")}
     holders = _matrix(positions, stance_rows, docs, orgs, settings.report.max_evidence_per_cell)
@@ -487,6 +511,7 @@ def collect(store: OutputStore, settings: Settings,
         timeline=_timeline(positions, docs, settings.report.time_bucket, targets),
         method=_method(settings, stance_rows), evaluation=eval_rows, evaluation_facts=eval_facts,
         errors=errors, notes=notes,
+        review=_review(every_position, _rows(store, "corrections")),
     )
 
 
@@ -538,7 +563,7 @@ def render_html(data: ReportData) -> str:
     style = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     return env.get_template("report.html.j2").render(
         data=data, stances=STANCES, style_of=stance_style, script=Markup(script),
-        style=Markup(style), script_hash=_csp_hash(script),
+        style=Markup(style), script_hash=_csp_hash(script), review_mark=REVIEW_MARK,
         timeline_svgs={e["target"].id: _timeline_svg(e["rows"], data.timeline["peak"],
                                                      e["target"].label)
                        for e in data.timeline["targets"]},
@@ -584,10 +609,11 @@ def _md_matrix(data: ReportData) -> list[str]:
         return [data.notes["positions"] or "No positions were found.", ""]
     legend = ", ".join(f"{_symbol(s)} = {s}" for s in STANCES)
     rows = [[h.name + ("" if h.is_author else " (cited only)"), h.org_type or ""]
-            + [(_symbol(h.cells[t.id].stance) + (" (cited)" if h.cells[t.id].cited else ""))
+            + [(_symbol(h.cells[t.id].stance) + (" (cited)" if h.cells[t.id].cited else "")
+                + (f" {REVIEW_MARK}" if h.cells[t.id].review == "corrected" else ""))
                if t.id in h.cells else "" for t in data.targets]
             for h in data.holders]
-    return [f"Legend: {legend}.", "",
+    return [f"Legend: {legend}; {REVIEW_MARK} = corrected by an analyst.", "",
             *_md_table(["Holder", "Type"] + [t.label for t in data.targets], rows)]
 
 
@@ -663,11 +689,26 @@ def _md_sections(data: ReportData) -> list[str]:
     lines += _md_table(["Fact", "Value"], data.evaluation_facts) if data.evaluation_facts else []
     if data.notes["evaluation"]:
         lines += [data.notes["evaluation"], ""]
+    lines += _md_review(data.review)
     lines += ["## Failed documents", ""]
     lines += _md_table(["Source", "Stage", "Kind", "Reason"],
                        [[e["source_path"], e["stage"], e["kind"], e["message"]]
                         for e in data.errors]) if data.errors else ["None.", ""]
     lines += ["## Evidence", "", *_md_evidence(data)]
+    return lines
+
+
+def _md_review(review: dict[str, Any]) -> list[str]:
+    if not review:
+        return []
+    counts = ", ".join(f"{n} {k}" for k, n in review["counts"].items())
+    lines = ["## Analyst review", "",
+             f"{review['reviewed']} of {review['total']} positions reviewed ({counts}); "
+             f"{review['decisions']} decisions in the corrections file.", ""]
+    if review["problems"]:
+        lines += _md_table(["Line", "Status", "Decision", "Reason"],
+                           [[d["line"], d["status"], d["action"], d["message"]]
+                            for d in review["problems"]])
     return lines
 
 

@@ -78,6 +78,9 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 PasswordOpt = Annotated[str | None, typer.Option(
     "--password", help="Password for encrypted PDFs (or set STANCEMAP_CORPUS__PASSWORD).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run logs.")]
+CorrectionsOpt = Annotated[Path | None, typer.Option(
+    "--corrections", help="The analyst's corrections CSV (default: review.corrections, else "
+    "<OUT name>.corrections.csv beside OUT).", dir_okay=False)]
 
 
 class Runner(StrEnum):
@@ -94,6 +97,7 @@ class Format(StrEnum):
     csv = "csv"
     json = "json"
     parquet = "parquet"
+    xlsx = "xlsx"
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -313,7 +317,7 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
             help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")] = None,
         summary_json: Annotated[Path | None, typer.Option(
             help="Also write the run summary to this JSON file.")] = None,
-        verbose: VerboseOpt = False) -> None:
+        corrections: CorrectionsOpt = None, verbose: VerboseOpt = False) -> None:
     """Run the whole pipeline on CORPUS: ingest, entities, stance, arguments, report.
 
     Incremental: unchanged files are skipped, changed ones re-processed, deleted ones removed
@@ -329,7 +333,8 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
         out = _target(out)
         with _locked(out), _progress():
             summary = run_flow(str(corpus), out, str(config) if config else None,
-                               runner.value if runner else None, dask_address)
+                               runner.value if runner else None, dask_address,
+                               str(corrections) if corrections else None)
         _print_summary(summary)
         if summary_json is not None:
             from pipeline.io import atomic_write_bytes
@@ -395,8 +400,10 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
         if not folder.is_dir():
             raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
         table = run_query(sql, folder)
-        if fmt is Format.parquet and output is None:
-            raise _fail("--format parquet needs --output FILE")
+        if fmt in (Format.parquet, Format.xlsx) and output is None:
+            raise _fail(f"--format {fmt.value} needs --output FILE")
+        if output is not None and output.suffix.lower() == ".xlsx" and fmt is Format.table:
+            fmt = Format.xlsx  # a file named .xlsx gets a real workbook
         rendered = format_result(table, fmt.value, output)
     if output is not None:
         console.print(f"wrote {table.num_rows} rows to {output}", highlight=False)
@@ -405,15 +412,26 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
 
 
 @app.command(cls=_Command)
-def evaluate(gold: Annotated[Path, typer.Option(help="Gold stances CSV.", exists=True,
-                                                dir_okay=False)],
-             docs: Annotated[Path, typer.Option(help="Folder of the gold documents.",
-                                                exists=True, file_okay=False)],
-             out: OutOpt, config: ConfigOpt = None) -> None:
-    """Score OUT's positions against a gold CSV; write OUT/evaluation.json and .md.
+def evaluate(out: OutOpt,
+             gold: Annotated[Path | None, typer.Option(help="Gold stances CSV.", exists=True,
+                                                       dir_okay=False)] = None,
+             docs: Annotated[Path | None, typer.Option(help="Folder of the gold documents.",
+                                                       exists=True, file_okay=False)] = None,
+             corrections: CorrectionsOpt = None, config: ConfigOpt = None) -> None:
+    """Score OUT's positions against a gold CSV (--gold, --docs; writes OUT/evaluation.json
+    and .md), or the machine's own output against the analyst's decisions (--corrections;
+    writes OUT/review_evaluation.json).
 
     Run `stancemap run DOCS --out OUT` first; `stancemap report` then shows the scores.
     """
+    if corrections is not None:
+        _evaluate_review(out, corrections, config)
+    if gold is None and docs is None:
+        if corrections is None:
+            raise _fail("give --gold and --docs, or --corrections")
+        return
+    if gold is None or docs is None:
+        raise _fail("--gold and --docs go together")
     with _expected_errors():
         from pipeline.evaluate import evaluate as score
         from pipeline.io import OutputStore, atomic_write_bytes
@@ -436,6 +454,83 @@ def evaluate(gold: Annotated[Path, typer.Option(help="Gold stances CSV.", exists
                           f"{overall.n_predicted} predicted)", highlight=False)
     for name in ("evaluation.json", "evaluation.md"):
         console.print(f"wrote {folder / name}", highlight=False)
+
+
+def _evaluate_review(out: str, corrections: Path, config: Path | None) -> None:
+    """``evaluate --corrections``: precision of what the analyst reviewed."""
+    with _expected_errors():
+        from pipeline import corrections as corr
+        from pipeline.io import OutputStore, atomic_write_bytes
+        from pipeline.report import load_targets
+
+        settings = _load(config)
+        store = OutputStore(_local(out, "evaluate"))
+        targets = {t.id: t.label for t in load_targets(settings)} or None
+        corpus = corr.Corpus(store, corr.organisation_names(store, settings))
+        scores = corr.score_review(corr.review_positions(store, corrections, targets, corpus))
+        atomic_write_bytes(store.root / "review_evaluation.json",
+                           json.dumps(scores, indent=1).encode("utf-8"))
+    if not scores:
+        console.print(f"no applicable decisions in {corrections}", highlight=False)
+    for group, s in scores.items():
+        precision = "n/a" if s["precision"] is None else f"{s['precision']:.2f}"
+        console.print(f"{group}: precision {precision} ({s['right']} of {s['reviewed']} "
+                      f"reviewed right; {s['wrong_stance']} wrong stance, {s['wrong_holder']} "
+                      f"wrong holder, {s['rejected']} rejected; {s['missed']} missed)",
+                      highlight=False, soft_wrap=True)
+    console.print(f"wrote {store.root / 'review_evaluation.json'}", highlight=False,
+                  soft_wrap=True)
+
+
+@app.command()
+def review(out: OutOpt, port: Annotated[int, typer.Option(
+               help="Port on 127.0.0.1 (default: a free one).", min=0, max=65535)] = 0,
+           corrections: CorrectionsOpt = None, config: ConfigOpt = None,
+           who: Annotated[str | None, typer.Option(
+               help="Name recorded with each decision (default: your user name).")] = None,
+           ) -> None:
+    """Review OUT's positions in the browser: confirm, correct, reject, add missed ones.
+
+    Serves a page on 127.0.0.1 only and prints its URL (with the session's token); Ctrl-C
+    stops it. Decisions go to the corrections file (default OUT's parent folder,
+    <OUT name>.corrections.csv) and nowhere else; the next `stancemap run` applies them.
+    """
+    with _expected_errors():
+        settings = _load(config)
+        folder = _local(out, "review")
+        if not (folder / "positions").is_dir():
+            raise _fail(f"no positions in {out}: run `stancemap run CORPUS --out {out}` first")
+        from pipeline.corrections import corrections_path
+        from pipeline.io import OutputStore
+        from pipeline.review_app import make_server
+        from stancemap.runtime import stancemap_home
+
+        path = corrections_path(str(folder), settings, str(corrections) if corrections else None,
+                                stancemap_home())
+        served = make_server(OutputStore(folder), settings, path, port, who)
+    console.print(f"review page: {served.url}", highlight=False, soft_wrap=True)
+    console.print(f"decisions go to {path}; Ctrl-C to stop", highlight=False, soft_wrap=True)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
+        served.run()
+    console.print("review stopped", highlight=False)
+
+
+@app.command()
+def export(out: OutOpt, xlsx: Annotated[Path, typer.Option(
+               help="Workbook to write (matrix, positions, themes, comparison, documents, "
+                    "errors, corrections).", dir_okay=False)],
+           config: ConfigOpt = None) -> None:
+    """Write OUT's analysis to one Excel workbook."""
+    with _expected_errors():
+        from pipeline.export import write_workbook
+        from pipeline.io import OutputStore
+
+        settings = _load(config)
+        folder = _local(out, "export")
+        if not folder.is_dir():
+            raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
+        sheets = write_workbook(OutputStore(folder), settings, xlsx)
+    console.print(f"wrote {xlsx} ({', '.join(sheets)})", highlight=False)
 
 
 def _register(settings: Any) -> Any:

@@ -324,7 +324,14 @@ def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
     if not arguments:
         return []
     outliers = sum(1 for a in arguments if a["cluster_id"] is None)
-    groups = Counter(a["duplicate_group"] for a in arguments if a["duplicate_group"])
+    spread: dict[str, set[str]] = defaultdict(set)
+    counted: Counter[str] = Counter()
+    for a in arguments:
+        if a["duplicate_group"]:
+            spread[a["duplicate_group"]].add(a["doc_id"])
+            counted[a["duplicate_group"]] += 1
+    # template text spans documents; a group left in one document was shared with its copy
+    groups = {g: n for g, n in counted.items() if len(spread[g]) > 1}
     notes = [f"{len(arguments)} argument units; {outliers} not in any cluster (outliers)."]
     if groups:
         grouped = sum(groups.values())

@@ -398,3 +398,16 @@ def test_evaluation_from_stancemap_evaluate_reads_as_words(
             "| lenient scoring (conditional counts as support) · all positions | 0.750 | "
             "0.600 | 0.667 | 3 | 4 | 5 |") in markdown
     assert "scores /" not in markdown and "false_finds" not in markdown
+
+
+def test_argument_notes_count_template_text_across_documents_not_copies(
+        store: OutputStore, settings: Settings) -> None:
+    rows = store.read_table("arguments").to_pylist()
+    twin = {**rows[0], "argument_id": "a5", "doc_id": "d5"}  # the copy's version of a1
+    groups = {"a1": "dup-copy", "a5": "dup-copy", "a2": "dup-template", "a3": "dup-template"}
+    store.write_table("arguments", to_table("arguments", [
+        {**r, "duplicate_group": groups.get(r["argument_id"])} for r in [*rows, twin]]))
+    assert collect(store, settings).argument_notes == [
+        "4 argument units; 1 not in any cluster (outliers).",
+        "2 arguments in 1 near-duplicate groups (template or campaign text counted once per "
+        "group in clusters)."]

@@ -40,9 +40,21 @@ def hold_lock(store: OutputStore) -> Iterator[None]:
 
 
 def report_key(manifest: inc.Manifest, fingerprints: dict[str, str]) -> str:
-    """What the report was rendered from: the documents, the arguments and the report stage."""
+    """What the report was rendered from: the documents, the arguments, the analyst's
+    corrections and the report stage."""
     return (f"{manifest.signature()}:{manifest.corpus.get('arguments')}:"
-            f"{fingerprints['report']}")
+            f"{fingerprints['report']}:{manifest.corpus.get('review')}")
+
+
+def review_key(store: OutputStore, fingerprints: dict[str, str], path: Path) -> str:
+    """What the corrections were applied to: the corrections file, the review code and every
+    positions part and the comparison table."""
+    from pipeline.corrections import file_hash, file_hash_of_text
+
+    tokens = sorted(f"{k}={store.table_token('positions', k)}"
+                    for k in store.part_keys("positions"))
+    tokens.append(f"comparison={store.table_token('comparison')}")
+    return f"{file_hash(path)}:{fingerprints['review']}:{file_hash_of_text(' '.join(tokens))}"
 
 
 def report_outputs(store: OutputStore, settings: Settings, force: bool,
@@ -54,7 +66,7 @@ def report_outputs(store: OutputStore, settings: Settings, force: bool,
     with hold_lock(store):
         manifest = inc.Manifest.load(store)
         key = report_key(manifest, fps)
-        if manifest.corpus.get("report") == key and not force:
+        if manifest.corpus.get("report") == key and reports_present(store) and not force:
             summary["notes"].append("report: unchanged")
             return summary
         if stages.stage("pipeline.report") is None:
@@ -68,12 +80,14 @@ def report_outputs(store: OutputStore, settings: Settings, force: bool,
     return summary
 
 
-def unchanged_run(corpus: Path, store: OutputStore, settings: Settings) -> dict[str, Any] | None:
+def unchanged_run(corpus: Path, store: OutputStore, settings: Settings,
+                  corrections: Path) -> dict[str, Any] | None:
     """The summary of a run of ``corpus`` into ``store`` when it has nothing to do, else
     ``None`` (the caller then runs the flows).
 
     Nothing to do: no file new, changed or deleted; every ingested document analysed under the
-    current fingerprints; organisations, arguments and report built from this manifest. Like
+    current fingerprints; organisations, arguments, the analyst's ``corrections`` and the
+    report applied or built from this manifest. Like
     the flows, it records files found unchanged by content after a touch and removes orphan
     parts and temporary files.
     """
@@ -81,14 +95,16 @@ def unchanged_run(corpus: Path, store: OutputStore, settings: Settings) -> dict[
     fps = inc.stage_fingerprints(settings)
     with hold_lock(store):
         manifest = inc.Manifest.load(store)
-        if not manifest.files or not _corpus_current(store, manifest, fps):
+        if (not manifest.files or not _corpus_current(store, manifest, fps)
+                or manifest.corpus.get("review") != review_key(store, fps, corrections)):
             return None
         ingest = stages.stage("pipeline.ingest")
         if ingest is None:
             return None
-        plan = inc.plan_ingest(ingest.discover(corpus, settings), manifest, fps["ingest"])
+        sources = ingest.discover(corpus, settings, exclude=[store.root])
+        plan = inc.plan_ingest(sources, manifest, fps["ingest"])
         if plan.todo or plan.deleted or not all(
-                _analysed(entry, fps) for entry in manifest.files.values()):
+                _analysed(store, entry, fps) for entry in manifest.files.values()):
             return None
         manifest.commit()
         orphans = inc.collect_garbage(store, manifest)
@@ -100,15 +116,26 @@ def unchanged_run(corpus: Path, store: OutputStore, settings: Settings) -> dict[
 
 def _corpus_current(store: OutputStore, manifest: inc.Manifest,
                     fingerprints: dict[str, str]) -> bool:
-    """Whether the corpus-level tables and the report were built from this manifest."""
+    """Whether the corpus-level tables and the report were built from this manifest and are
+    all still on disk."""
     signature = manifest.signature()
     built = all(manifest.corpus.get(name) == f"{signature}:{fingerprints[name]}"
-                and store.exists(name) for name in ("organisations", "arguments"))
-    return built and manifest.corpus.get("report") == report_key(manifest, fingerprints)
+                and all(map(store.exists, inc.CORPUS_TABLES[name]))
+                for name in ("organisations", "arguments"))
+    return (built and manifest.corpus.get("report") == report_key(manifest, fingerprints)
+            and reports_present(store))
 
 
-def _analysed(entry: dict[str, Any], fingerprints: dict[str, str]) -> bool:
-    """Whether a file needs no analysis: failed at ingestion, or analysed by every stage."""
+def reports_present(store: OutputStore) -> bool:
+    """Whether every report file is on disk (a deleted one is rendered again)."""
+    return all((store.root / name).is_file() for name in inc.REPORT_FILES)
+
+
+def _analysed(store: OutputStore, entry: dict[str, Any], fingerprints: dict[str, str]) -> bool:
+    """Whether a file needs nothing redone: its outputs (parts or errors row) are all on disk,
+    and it failed at ingestion or was analysed by every stage."""
+    if inc.missing_outputs(store, entry):
+        return False
     if not entry.get("doc_id"):
         return True
     done = entry.get("stages", {})

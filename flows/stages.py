@@ -20,6 +20,7 @@ from flows.incremental import error_key, rel_path_of
 from pipeline.config import Settings
 from pipeline.errors import DocumentError
 from pipeline.io import OutputStore
+from pipeline.safety import clean_message, printable_path
 from pipeline.schema import to_table
 from pipeline.workers import run_in_child, run_isolated
 
@@ -33,6 +34,7 @@ REQUIRED = {
                         "aggregate_positions"),
     "pipeline.arguments": ("build_arguments",),
     "pipeline.report": ("render_report", "write_report", "load_evaluation", "report_artifacts"),
+    "pipeline.corrections": ("apply_corrections", "summary"),
 }
 
 
@@ -73,9 +75,10 @@ def cached(kind: str, fingerprint: str, load: Callable[[], Any]) -> Any:
 
 def error_table(rel_path: str, doc_id: str | None, stage_name: str, kind: str,
                 message: str) -> pa.Table:
-    """One ``errors`` row."""
-    return to_table("errors", [{"source_path": rel_path, "doc_id": doc_id, "stage": stage_name,
-                                "kind": kind, "message": message,
+    """One ``errors`` row (its path printable, its message with any secret redacted)."""
+    return to_table("errors", [{"source_path": printable_path(rel_path), "doc_id": doc_id,
+                                "stage": stage_name, "kind": kind,
+                                "message": clean_message(message),
                                 "occurred_at": datetime.now(UTC)}])
 
 
@@ -98,6 +101,13 @@ def ingest_one(source: Any, settings: Settings, store: OutputStore) -> dict[str,
     store.write_part("documents", doc.doc_id, to_table("documents", [doc.document]))
     return {"rel_path": rel, "doc_id": doc.doc_id, "error": None,
             "n_pages": doc.pages.num_rows, "n_sentences": doc.sentences.num_rows}
+
+
+def mark_copies(store: OutputStore, settings: Settings) -> dict[str, int]:
+    """Mark near-identical documents as copies of one canonical document (``copy_of``)."""
+    from pipeline.copies import mark_copies as mark
+
+    return mark(store, settings.ingest.copy_similarity)
 
 
 def ingest_job(source: Any, settings: Settings) -> Any:

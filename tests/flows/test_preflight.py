@@ -77,39 +77,46 @@ def test_unchanged_run_report_and_query_never_import_prefect(done: tuple[Path, P
 
 def test_preflight_hands_any_work_to_the_flows(done: tuple[Path, Path], tmp_path: Path) -> None:
     from flows.preflight import unchanged_run
+    from pipeline.corrections import default_path
 
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     shutil.copytree(done[0], corpus)
     shutil.copytree(done[1], out)
     settings = load_settings()
     store = OutputStore(out)
+    review = default_path(out)
     touched = corpus / "gamma-network-note.txt"
     os.utime(touched, ns=(1, 1))  # same bytes, another mtime: still nothing to do
-    summary = unchanged_run(corpus, store, settings)
+    summary = unchanged_run(corpus, store, settings, review)
     assert summary is not None
     assert (summary["ingested"], summary["skipped"], summary["deleted"]) == (0, 4, 0)
     assert store.read_state("manifest")["files"]["gamma-network-note.txt"]["mtime_ns"] == 1
 
     (corpus / "new-note.txt").write_text("Eastfold Borough Council backs option two.\n",
                                          encoding="utf-8")
-    assert unchanged_run(corpus, store, settings) is None
+    assert unchanged_run(corpus, store, settings, review) is None
     (corpus / "new-note.txt").unlink()
     (corpus / "beta-trust-briefing.md").unlink()
-    assert unchanged_run(corpus, store, settings) is None
+    assert unchanged_run(corpus, store, settings, review) is None
     shutil.copy(done[0] / "beta-trust-briefing.md", corpus)
-    assert unchanged_run(corpus, store, settings) is not None
+    assert unchanged_run(corpus, store, settings, review) is not None
+    review.write_text("an analyst's decision\n", encoding="utf-8")  # to be applied: work to do
+    assert unchanged_run(corpus, store, settings, review) is None
+    review.unlink()
 
     manifest = store.read_state("manifest")
     manifest["files"]["alpha-council-response.txt"]["stages"]["stance"] = "older"
     store.write_state("manifest", manifest)
-    assert unchanged_run(corpus, store, settings) is None
+    assert unchanged_run(corpus, store, settings, review) is None
 
 
 def test_nothing_is_unchanged_in_an_empty_folder(tmp_path: Path) -> None:
     from flows.preflight import unchanged_run
+    from pipeline.corrections import default_path
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_text("Westmoor District Council supports option one.\n",
                                   encoding="utf-8")
-    assert unchanged_run(corpus, OutputStore(tmp_path / "out"), load_settings()) is None
+    out = tmp_path / "out"
+    assert unchanged_run(corpus, OutputStore(out), load_settings(), default_path(out)) is None

@@ -74,6 +74,7 @@ def aggregate_positions(
                 "mixed": supporting > 0 and counts["oppose"] > 0,
                 "evidence": best["evidence"],
                 "page": best["page"],
+                "review": "machine",
                 "needs_review": stance != "neutral" and confidence < review_threshold,
             }
         )

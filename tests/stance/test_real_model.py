@@ -53,7 +53,7 @@ def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("embeddings")
 
 
-# A regression floor at the measured seed figure of the learned decision (0.56, see
+# A regression floor under the measured seed figure of the learned decision (0.58, see
 # docs/stance.md; the bar of 0.90 is not met). dev and dev2 trained the model, so they
 # are measured by cross-validation (`make eval`), never here.
 @pytest.mark.shared
@@ -111,3 +111,11 @@ def test_a_negated_prescription_is_not_opposition(run: Run) -> None:
     )
     assert not [r for r in rows if r["target"] == "place_subsidiarity"
                 and r["stance"] == "oppose"]
+
+
+def test_a_view_on_what_the_paper_proposes_is_the_authors(run: Run) -> None:
+    rows = _learned_rows(
+        run, ["The consultation paper proposes a statutory ICS NHS body, which we strongly oppose."]
+    )
+    held = {(r["holder"], r["holder_is_author"]) for r in rows if r["stance"] != "neutral"}
+    assert held == {("Northshire Council", True)}

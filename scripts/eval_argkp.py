@@ -3,7 +3,8 @@
 Reads ``arguments_<subset>.csv`` and ``key_points_<subset>.csv`` from ``--data`` and writes
 ``{arg_id: {key_point_id: score}}`` for the key points of each argument's topic and stance,
 scored by :func:`pipeline.arguments.match.match_scores` over the matcher's embeddings (the
-code that puts the pipeline's arguments into themes). When ``labels_<subset>.csv`` is there,
+code that puts the pipeline's arguments into themes), each argument against the key points of
+its topic and stance. When ``labels_<subset>.csv`` is there,
 it also prints mAP strict and relaxed as the official scorer computes them.
 
     python scripts/eval_argkp.py --data ../shared/argkp --subset dev --out /tmp/dev.json
@@ -26,7 +27,7 @@ from pipeline.arguments.match import (  # noqa: E402
     MATCHER_PATH,
     argkp_map,
     argkp_predictions,
-    match_scores,
+    argkp_scores,
     matcher_for,
 )
 from pipeline.io import atomic_write_bytes  # noqa: E402
@@ -46,11 +47,14 @@ def main() -> None:
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "stancemap-argkp-cache",
                         help="where the exported matcher and its embeddings are cached")
+    parser.add_argument("--record", action="store_true",
+                        help="also write the figures into the weights' JSON sidecar")
     args = parser.parse_args()
     arguments = _rows(args.data / f"arguments_{args.subset}.csv")
     key_points = _rows(args.data / f"key_points_{args.subset}.csv")
     matcher = matcher_for(args.cache, weights=args.weights)
-    scores = match_scores(matcher.embed([r["argument"] for r in arguments]),
+    scores = argkp_scores(arguments, key_points,
+                          matcher.embed([r["argument"] for r in arguments]),
                           matcher.embed([r["key_point"] for r in key_points]))
     predictions = argkp_predictions(arguments, key_points, scores)
     atomic_write_bytes(args.out, json.dumps(predictions, indent=1).encode())
@@ -59,6 +63,13 @@ def main() -> None:
     if labels.exists():
         strict, relaxed = argkp_map(arguments, key_points, _rows(labels), predictions)
         print(f"mAP strict {strict:.4f}  relaxed {relaxed:.4f}")
+        if args.record:
+            sidecar = args.weights.with_suffix(".json")
+            record = json.loads(sidecar.read_text(encoding="utf-8"))
+            record[f"eval_argkp_{args.subset}"] = {
+                "map_strict": round(strict, 4), "map_relaxed": round(relaxed, 4),
+                "scores": "match_scores (cosine less the mean over the candidates)"}
+            atomic_write_bytes(sidecar, (json.dumps(record, indent=2) + "\n").encode())
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from pipeline.arguments.match import (  # noqa: E402
     MATCHER_PATH,
     argkp_map,
     argkp_predictions,
+    argkp_scores,
     base_encoder,
 )
 
@@ -189,7 +190,8 @@ def main() -> None:
     def dev_figures() -> tuple[float, float]:
         top.model.eval()
         with torch.no_grad():
-            scores = (top.encode(dev_states_a) @ top.encode(dev_states_k).T).numpy()
+            scores = argkp_scores(dev_a, dev_k, top.encode(dev_states_a).numpy(),
+                                  top.encode(dev_states_k).numpy())
         top.model.train()
         return argkp_map(dev_a, dev_k, dev_l, argkp_predictions(dev_a, dev_k, scores))
 

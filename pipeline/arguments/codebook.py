@@ -95,4 +95,7 @@ def load_codebook(path: Path) -> list[AnalystTheme]:
         seen[fields["id"]] = line
         themes.append(AnalystTheme(fields["id"], fields["key_point"], fields.get("label") or None,
                                    fields.get("target") or None, fields.get("stance") or None))
+    if len(themes) < 2:
+        raise ThemeFileError(f"{path}:{root.start_mark.line + 1}: at least two themes are "
+                             "needed (an argument is matched against all the key points)")
     return themes

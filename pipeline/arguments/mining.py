@@ -29,7 +29,11 @@ _PROCEDURAL = re.compile(
     r"includes|is intended|aims to|seeks to)\b|\b(for (information|noting|decision|assurance|"
     r"discussion))\s*[.:]?\s*$|^\s*(agenda item|item \d|report (of|to|by)|author|date|"
     r"contact|email|tel|telephone|purpose|recommendations?|summary|background|introduction|"
-    r"appendix|annex|sponsor|presented by|prepared by)\s*[:\-–]", re.I)
+    r"appendix|annex|sponsor|presented by|prepared by)\s*[:\-–]|\b(is|are) (set out|described|"
+    r"outlined|summarised|detailed) (in|below|above)\b|^\s*(in|as set out in) this (section|"
+    r"chapter|paper|report)\b|^\s*as we (outline|set out|describe)|\btakes? forward the\b|"
+    r"\b(see|set out in) (section|paragraph|appendix|annex|table|figure)\b|^\s*(describes|"
+    r"outlines|sets out|summarises|summarizes|explains|provides|presents)\b", re.I)
 _BOILERPLATE = re.compile(
     r"https?://|www\.|@\w+\.\w|\b(copyright|all rights reserved|registered charity|company "
     r"number|registered in england|privacy notice|cookies? (policy|settings|notice)|"
@@ -41,14 +45,17 @@ _DESCRIBES = re.compile(
     r"white paper|the bill|the legislation)\b[^.]{0,60}\b(sets out|set out|proposes|proposed|"
     r"describes|outlines|suggests|asks|seeks views|would (create|establish|give|mean|make|"
     r"require|place|see|transfer|include)|includes|contains|envisages|states)\b", re.I)
+_FUTURE = re.compile(
+    r"^[^;:]{0,120}\b(will|is to|are to|is expected to|are expected to|could include|may "
+    r"include|would include|includes?|comprises?)\b", re.I)
 _EVALUATES = re.compile(
     r"\b(we|our|us|i)\b|\b(support\w*|welcome\w*|agree\w*|disagree\w*|oppos\w+|concern\w*|"
-    r"risk\w*|should|must|ought|need\w*|believe\w*|important|essential|vital|crucial|critical|"
-    r"recommend\w*|urge\w*|worr\w*|danger\w*|benefit\w*|fail\w*|unclear|better|worse|"
-    r"strongly|cannot|can't|unless|only if|provided that|key|right|wrong|positive|negative|"
-    r"helpful|unhelpful|welcome|undermin\w+|weaken\w*|strengthen\w*|threat\w*|opportunit\w+|"
-    r"prefer\w*|favou?r\w*|reject\w*|resist\w*|caution\w*|doubt\w*|question\w*|clarity|"
-    r"clear)\b", re.I)
+    r"risk\w*|should|must|ought|needs? to|believe\w*|important|essential|vital|crucial|"
+    r"critical|recommend\w*|urge\w*|worr\w*|danger\w*|benefit\w*|fail\w*|unclear|better|"
+    r"worse|strongly|cannot|can't|unless|only if|provided that|wrong|positive|negative|"
+    r"helpful|unhelpful|undermin\w+|weaken\w*|strengthen\w*|threat\w*|opportunit\w+|"
+    r"prefer\w*|favou?r\w*|reject\w*|resist\w*|caution\w*|doubt\w*|lack\w*|too|"
+    r"insufficient|inadequate|sensible|makes sense|right to)\b", re.I)
 _LEAD_IN = re.compile(
     r"^\s*((however|therefore|furthermore|moreover|additionally|in addition|overall|finally|"
     r"firstly|secondly|thirdly|also|so|but|and|in summary|in particular|in short|as such|"
@@ -60,6 +67,11 @@ _ATTRIBUTION = re.compile(
     r"recognise|recognize|accept|note|maintain|propose|are of the view)s?\s+(that\s+)?|"
     r"(we are|we're|we remain|the \w+ is|the \w+ remains) (also )?(deeply |very |strongly )?"
     r"(concerned|worried|clear|convinced|disappointed|pleased)\s+(that\s+)?)", re.I)
+
+
+_ANAPHORA = re.compile(  # starts by pointing back: not self-contained, so not quotable alone
+    r"^(it|this|these|they|that|those|such|he|she|and|or|but|so|also|then|here|there)\b", re.I)
+_CLAUSE = re.compile(r"[,;:()–—]|\s-\s|\b(?:because|which|although|while|whereas|so that)\b")
 
 
 def _words(text: str) -> list[str]:
@@ -93,7 +105,7 @@ def not_argument_reason(text: str) -> str | None:
         return "procedural"
     if _BOILERPLATE.search(text):
         return "boilerplate"
-    if _DESCRIBES.search(text) and not _EVALUATES.search(text):
+    if (_DESCRIBES.search(text) or _FUTURE.search(text)) and not _EVALUATES.search(text):
         return "description"
     return None
 
@@ -104,15 +116,18 @@ def is_quotable(text: str) -> bool:
     stripped = text.strip()
     n = len(_words(stripped))
     return (QUOTE_MIN_WORDS <= n <= QUOTE_MAX_WORDS and stripped[:1].isupper()
-            and stripped[-1:] in ".!\"'’”)" and not_argument_reason(stripped) is None)
+            and stripped[-1:] in ".!\"'’”)" and not _ANAPHORA.match(stripped)
+            and not_argument_reason(stripped) is None)
 
 
 def label_from_key_point(text: str, max_words: int = LABEL_MAX_WORDS) -> str:
     """A short phrase for a theme, from its key point: lead-ins ("However, we believe that")
     dropped, cut at the first clause break, at most ``max_words`` words."""
     core = _ATTRIBUTION.sub("", _LEAD_IN.sub("", text.strip())).strip()
-    core = re.split(r"[,;:()–—]|\s-\s|\b(?:because|which|although|while|whereas|so that)\b",
-                    core, maxsplit=1)[0].strip() or core
+    # The first clause of at least four words: short openers ("In many ways,") are skipped.
+    clauses = [c.strip() for c in _CLAUSE.split(core) if c and c.strip()]
+    core = next((c for c in clauses if len(_words(c)) >= 4), core)
+    core = _ATTRIBUTION.sub("", _LEAD_IN.sub("", core)).strip() or core
     words = _words(core)
     label = " ".join(words[:max_words]).rstrip(".,;:!\"'’” ")
     if len(words) > max_words:

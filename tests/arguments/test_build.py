@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from pipeline.arguments import argument_id, build_argument_tables, build_arguments
+from pipeline.arguments.codebook import AnalystTheme
 from pipeline.arguments.units import ArgumentClassifier
 from pipeline.config import ArgumentsConfig, load_settings
 from pipeline.io import OutputStore
@@ -221,3 +222,30 @@ def test_entry_point_reads_the_store_and_caches_embeddings(
     for name in ("arguments", "clusters", "comparison"):
         store.write_table(name, getattr(first, name))
     assert store.read_table("clusters").num_rows == first.clusters.num_rows
+
+
+def test_analyst_themes_come_first_and_take_their_matches(
+        fake_embedder: FakeEmbedder, classifier: ArgumentClassifier,
+        config: ArgumentsConfig) -> None:
+    documents, sentences, stances = _corpus()
+    codebook = [
+        AnalystTheme("staff", "Staff are leaving the service."),
+        AnalystTheme("funding-against", "Council funding is too low.", stance="oppose"),
+        AnalystTheme("unused", "The weather matters.", stance="conditional"),
+    ]
+    result = build_argument_tables(sentences, stances, documents, fake_embedder, classifier,
+                                   _themed(config), codebook=codebook)
+    rows = _by_sentence(result)
+    clusters = result.clusters.to_pylist()
+    assert [c["cluster_id"] for c in clusters[:3]] == ["t-staff", "t-funding-against",
+                                                       "t-unused"]
+    assert {c["origin"] for c in clusters[3:]} == {"discovered"}
+    staff, against, unused = clusters[:3]
+    assert {sid for sid, r in rows.items() if r["cluster_id"] == "t-staff"} == {
+        "d1-00004", "d2-00001", "d3-00001"}
+    assert (staff["key_point"], staff["key_point_doc_id"], staff["label"]) == (
+        "Staff are leaving the service.", None, "Staff are leaving the service")
+    # The theme asks for opponents: only the opposing funding argument joins it.
+    assert {sid for sid, r in rows.items() if r["cluster_id"] == "t-funding-against"} == {
+        "d1-00002"}
+    assert (against["size"], unused["size"], unused["n_documents"]) == (1, 0, 0)

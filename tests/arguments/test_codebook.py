@@ -39,8 +39,9 @@ def test_a_codebook_is_read_in_order(tmp_path: Path) -> None:
 
 
 def test_a_bare_list_is_accepted(tmp_path: Path) -> None:
-    path = _write(tmp_path, "- id: a\n  key_point: Councils must keep their voice on boards.\n")
-    assert [t.id for t in load_codebook(path)] == ["a"]
+    path = _write(tmp_path, "- id: a\n  key_point: Councils must keep their voice on boards.\n"
+                            "- id: b\n  key_point: Budgets should be set at place level.\n")
+    assert [t.id for t in load_codebook(path)] == ["a", "b"]
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -57,6 +58,8 @@ def test_a_bare_list_is_accepted(tmp_path: Path) -> None:
     ("themes: [\n", ": not valid YAML"),
     ("", ": the theme file is empty"),
     ("topics:\n  - id: a\n", ":1: expected a list of themes, or a mapping"),
+    ("themes:\n  - id: a\n    key_point: Councils keep a voice.\n",
+     ":2: at least two themes are needed"),
 ])
 def test_errors_name_the_file_and_line(tmp_path: Path, text: str, message: str) -> None:
     path = _write(tmp_path, text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.arguments.match import argkp_map, argkp_predictions, match_scores
+from pipeline.arguments.match import argkp_map, argkp_predictions, argkp_scores, match_scores
 
 ARGS = [
     {"arg_id": "a1", "topic": "t", "stance": "1"},
@@ -22,10 +22,22 @@ KPS = [
 ]
 
 
-def test_scores_are_cosines_of_the_rows() -> None:
-    scores = match_scores(np.asarray([[3.0, 4.0], [1.0, 0.0]]), np.asarray([[0.0, 2.0]]))
-    assert scores == pytest.approx(np.asarray([[0.8], [0.0]]))
+def test_scores_are_cosines_less_the_mean_over_the_candidates() -> None:
+    arguments = np.asarray([[3.0, 4.0], [1.0, 0.0]])
+    scores = match_scores(arguments, np.asarray([[0.0, 2.0], [1.0, 0.0]]))
+    # cosines [[0.8, 0.6], [0.0, 1.0]] less their row means 0.7 and 0.5
+    assert scores == pytest.approx(np.asarray([[0.1, -0.1], [-0.5, 0.5]]))
+    assert match_scores(arguments, np.asarray([[0.0, 2.0]])) == pytest.approx(np.zeros((2, 1)))
     assert match_scores(np.zeros((0, 2)), np.ones((1, 2))).shape == (0, 1)
+
+
+def test_argkp_scores_compare_arguments_with_their_own_topic_and_stance() -> None:
+    vectors = np.asarray([[1.0, 0.0]] * 6)
+    kp_vectors = np.asarray([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    scores = argkp_scores(ARGS, KPS, vectors, kp_vectors)
+    assert scores[0, :2] == pytest.approx([0.5, -0.5])
+    assert scores[4, 2] == pytest.approx(0.0)  # the only con key point
+    assert np.isneginf(scores[0, 2]) and np.isneginf(scores[4, 0])
 
 
 def test_predictions_cover_the_key_points_of_the_same_topic_and_stance() -> None:

@@ -107,8 +107,10 @@ def stage_fingerprints(settings: Settings) -> dict[str, str]:
                       _file_hash(settings.resolve(classifier)) if classifier else None)
     report = _hash(arguments, _source_hash("report", "templates"),
                    settings.report.model_dump(mode="json"))
+    review = _hash(arguments, _source_hash("corrections"))
     return {"ingest": ingest, "entities": entities, "stance": stance,
-            "organisations": entities, "arguments": arguments, "report": report}
+            "organisations": entities, "arguments": arguments, "report": report,
+            "review": review}
 
 
 @dataclass

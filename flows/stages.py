@@ -33,6 +33,7 @@ REQUIRED = {
                         "aggregate_positions"),
     "pipeline.arguments": ("build_arguments",),
     "pipeline.report": ("render_report", "write_report", "load_evaluation", "report_artifacts"),
+    "pipeline.corrections": ("apply_corrections", "summary"),
 }
 
 
@@ -98,6 +99,13 @@ def ingest_one(source: Any, settings: Settings, store: OutputStore) -> dict[str,
     store.write_part("documents", doc.doc_id, to_table("documents", [doc.document]))
     return {"rel_path": rel, "doc_id": doc.doc_id, "error": None,
             "n_pages": doc.pages.num_rows, "n_sentences": doc.sentences.num_rows}
+
+
+def mark_copies(store: OutputStore, settings: Settings) -> dict[str, int]:
+    """Mark near-identical documents as copies of one canonical document (``copy_of``)."""
+    from pipeline.copies import mark_copies as mark
+
+    return mark(store, settings.ingest.copy_similarity)
 
 
 def ingest_job(source: Any, settings: Settings) -> Any:

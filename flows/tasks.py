@@ -10,6 +10,7 @@ was killed between writing parts and committing them.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -68,6 +69,16 @@ def analyse_document_task(rel_path: str, doc_id: str, settings: Settings, store:
     return result
 
 
+@task(name="mark-copies", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
+def copies_task(store: OutputStore, settings: Settings) -> int:
+    """Set ``documents.copy_of`` corpus-wide (near-identical texts count once); the number of
+    documents that are copies."""
+    result = stages.mark_copies(store, settings)
+    get_run_logger().info("copies: %d documents are copies, %d parts updated",
+                          result["copies"], result["updated"])
+    return result["copies"]
+
+
 @task(name="build-organisations", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
 def organisations_task(store: OutputStore) -> int:
     """Rebuild the corpus-level ``organisations`` table from every ``entities`` part."""
@@ -91,6 +102,17 @@ def arguments_task(store: OutputStore, settings: Settings, fingerprint: str) -> 
     for name in ("arguments", "clusters", "comparison"):
         store.write_table(name, getattr(result, name))
     return int(result.arguments.num_rows)
+
+
+@task(name="apply-corrections", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
+def corrections_task(store: OutputStore, settings: Settings, path: str) -> dict[str, Any]:
+    """Apply the analyst's corrections file to the positions (pipeline.corrections)."""
+    review = stages.stage("pipeline.corrections")
+    if review is None:
+        return {"applied": 0, "reanchored": 0, "stale": 0, "unmatched": 0, "invalid": 0,
+                "problems": []}
+    result: dict[str, Any] = review.summary(review.apply_corrections(store, settings, Path(path)))
+    return result
 
 
 @task(name="render-report", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)

@@ -14,7 +14,6 @@ it also prints mAP strict and relaxed as the official scorer computes them.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import tempfile
@@ -29,13 +28,9 @@ from pipeline.arguments.match import (  # noqa: E402
     argkp_predictions,
     argkp_scores,
     matcher_for,
+    read_rows,
 )
 from pipeline.io import atomic_write_bytes  # noqa: E402
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def main() -> None:
@@ -50,8 +45,8 @@ def main() -> None:
     parser.add_argument("--record", action="store_true",
                         help="also write the figures into the weights' JSON sidecar")
     args = parser.parse_args()
-    arguments = _rows(args.data / f"arguments_{args.subset}.csv")
-    key_points = _rows(args.data / f"key_points_{args.subset}.csv")
+    arguments = read_rows(args.data / f"arguments_{args.subset}.csv")
+    key_points = read_rows(args.data / f"key_points_{args.subset}.csv")
     matcher = matcher_for(args.cache, weights=args.weights)
     scores = argkp_scores(arguments, key_points,
                           matcher.embed([r["argument"] for r in arguments]),
@@ -61,7 +56,7 @@ def main() -> None:
     print(f"{len(predictions)} arguments, {len(key_points)} key points -> {args.out}")
     labels = args.data / f"labels_{args.subset}.csv"
     if labels.exists():
-        strict, relaxed = argkp_map(arguments, key_points, _rows(labels), predictions)
+        strict, relaxed = argkp_map(arguments, key_points, read_rows(labels), predictions)
         print(f"mAP strict {strict:.4f}  relaxed {relaxed:.4f}")
         if args.record:
             sidecar = args.weights.with_suffix(".json")

@@ -15,7 +15,6 @@ float32, no pickle) and ``matcher.json`` (training data sha256, dev figures, set
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import sys
@@ -35,12 +34,8 @@ from pipeline.arguments.match import (  # noqa: E402
     argkp_predictions,
     argkp_scores,
     base_encoder,
+    read_rows,
 )
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def _sha256(paths: list[Path]) -> str:
@@ -153,7 +148,7 @@ def main() -> None:
     torch.set_num_threads(2)
     files = {s: [args.data / f"{n}_{s}.csv" for n in ("arguments", "key_points", "labels")]
              for s in ("train", "dev")}
-    data = {s: [_rows(p) for p in files[s]] for s in files}
+    data = {s: [read_rows(p) for p in files[s]] for s in files}
     arguments, key_points, labels = data["train"]
     states_a = _lower_states([r["argument"] for r in arguments], args.frozen, args.cache)
     states_k = _lower_states([r["key_point"] for r in key_points], args.frozen, args.cache)

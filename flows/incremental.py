@@ -100,7 +100,8 @@ def stage_fingerprints(settings: Settings) -> dict[str, str]:
                      _file_hash(settings.resolve(settings.entities.patterns)))
     stance = _hash(entities, _source_hash("stance"), settings.stance.model_dump(mode="json"),
                    _file_hash(settings.resolve(settings.stance.targets)),
-                   _file_hash(settings.resolve(settings.stance.classifier)))
+                   _file_hash(settings.resolve(settings.stance.classifier)),
+                   _file_hash(settings.resolve(settings.stance.decider)))
     from pipeline.arguments.match import MATCHER_PATH
 
     classifier = getattr(settings.arguments, "classifier", None)

@@ -62,8 +62,10 @@ class EntitiesConfig(_Section):
 class StanceConfig(_Section):
     targets: Path
     classifier: Path
-    method: Literal["hybrid", "rules", "classifier"]
+    method: Literal["learned", "hybrid", "rules", "classifier"]
     min_confidence: float = Field(ge=0, le=1)
+    decider: Path
+    review_threshold: float = Field(ge=0, le=1)
 
 
 class ArgumentsConfig(_Section):

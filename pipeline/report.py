@@ -54,6 +54,8 @@ _REVIEWED_OWN = frozenset({"corrected", "added"})
 REVIEW_MARK = "✎"
 _METRICS = ("precision", "recall", "f1")
 _METHODS = {
+    "learned": "linear heads over sentence embeddings and parse cues, trained on annotated real "
+               "texts (calibrated confidence)",
     "hybrid": "dependency-parse patterns combined with a sentence-embedding classifier",
     "rules": "dependency-parse patterns only",
     "classifier": "a sentence-embedding classifier only",
@@ -84,6 +86,7 @@ class Evidence:
     text: str
     stance: str
     reported_by: str | None
+    needs_review: bool = False  # the position's calibrated confidence is below the threshold
 
 
 @dataclass
@@ -228,7 +231,8 @@ def _evidence(
         for row in rows:
             found.append((row["stance"] != cell_stance, -float(row["confidence"]),
                           Evidence(pos["doc_id"], _doc_label(doc, pos["doc_id"]), row["page"],
-                                   row["evidence"], row["stance"], reported_by)))
+                                   row["evidence"], row["stance"], reported_by,
+                                   bool(pos.get("needs_review")))))
     quotes: dict[str, Evidence] = {}
     for _, _, quote in sorted(found, key=lambda f: (f[0], f[1], f[2].doc_id)):
         quotes.setdefault(" ".join(quote.text.casefold().split()), quote)
@@ -497,7 +501,8 @@ def _method(settings: Settings, stance_rows: list[dict[str, Any]]) -> list[tuple
     produced = ", ".join(f"{m}: {n}" for m, n in sorted(methods.items())) or "no stance rows"
     return [
         ("Stance detection", f"{settings.stance.method} ({_METHODS[settings.stance.method]}); "
-                             f"minimum confidence {settings.stance.min_confidence}"),
+                             f"minimum confidence {settings.stance.min_confidence}; below "
+                             f"{settings.stance.review_threshold} a position needs review"),
         ("Evidence sentences by method", produced),
         ("Sentence parsing", settings.nlp.spacy_model),
         ("Embeddings", settings.nlp.embedding_model),
@@ -679,6 +684,7 @@ def _md_evidence(data: ReportData) -> list[str]:
             lines += [f"- {_symbol(q.stance)} “{md_cell(q.text)}” ({md_cell(q.document)}, "
                       f"{_page(q.page)}"
                       + (f"; as reported by {md_cell(q.reported_by)}" if q.reported_by else "")
+                      + ("; **needs review**" if q.needs_review else "")
                       + ")" for q in cell.evidence]
             if cell.n_more:
                 lines.append(f"- … and {cell.n_more} more (all in report.html)")

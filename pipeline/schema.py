@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from pipeline.errors import SchemaMismatchError
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 _str = pa.string()
 _i32 = pa.int32()
@@ -120,6 +120,7 @@ POSITIONS = _schema(
     ("evidence", _str, False),
     ("page", _i32, True),
     ("review", _str, False),
+    ("needs_review", pa.bool_(), False),
 )
 
 ARGUMENTS = _schema(

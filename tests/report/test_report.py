@@ -292,6 +292,15 @@ def test_markdown_tables(store: OutputStore, settings: Settings) -> None:
     assert header_cols == {6}
 
 
+def test_positions_needing_review_are_marked(store: OutputStore, settings: Settings) -> None:
+    markdown = render_report(store, settings).markdown
+    quotes = [line for line in markdown.splitlines() if line.startswith("- ") and "“" in line]
+    flagged = [line for line in quotes if "**needs review**" in line]
+    assert 0 < len(flagged) < len(quotes)  # the fixture flags its conditional positions only
+    html = render_report(store, settings).html
+    assert '<strong class="review">needs review</strong>' in html
+
+
 def test_md_cell_escapes() -> None:
     assert md_cell("a|b\nc\r\nd <x> & \\") == "a\\|b c d &lt;x&gt; &amp; \\\\"
     assert md_cell(None) == ""

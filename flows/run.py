@@ -23,12 +23,12 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import incremental as inc
 from flows import stages, tasks
+from flows.preflight import hold_lock, report_outputs, review_key
 from pipeline.config import Settings, load_settings
 from pipeline.io import OutputStore, is_remote, local_path, pull, staging_dir
 from pipeline.workers import close_pools
 
 progress_log = logging.getLogger("stancemap.progress")
-_HELD: set[str] = set()
 ANALYSIS_STAGES = {"entities": "pipeline.entities", "stance": "pipeline.stance"}
 
 
@@ -43,21 +43,6 @@ def make_task_runner(runner: str, dask_address: str | None = None,
     if runner != "local":
         raise ValueError(f"unknown runner {runner!r}: use 'local' or 'dask'")
     return ThreadPoolTaskRunner(max_workers=threads)
-
-
-@contextlib.contextmanager
-def hold_lock(store: OutputStore) -> Iterator[None]:
-    """Hold the output folder's lock, re-entrantly within this process (subflows of a run)."""
-    key = str(store.root.resolve())
-    if key in _HELD:
-        yield
-        return
-    with store.lock():
-        _HELD.add(key)
-        try:
-            yield
-        finally:
-            _HELD.discard(key)
 
 
 def _progress(stage: str, done: int, total: int) -> None:
@@ -103,17 +88,16 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
             summary["notes"].append("ingest stage not available: skipped")
             return summary
         manifest = inc.Manifest.load(store)
-        plan = inc.plan_ingest(ingest.discover(Path(corpus), settings), manifest, fingerprint)
+        summary["notes"] += inc.output_inside_corpus(Path(corpus), store.root)
+        sources = ingest.discover(Path(corpus), settings, exclude=[store.root])
+        plan = inc.plan_ingest(sources, manifest, fingerprint)
         logger.info("%d files to ingest, %d unchanged, %d deleted", len(plan.todo),
                     len(plan.unchanged), len(plan.deleted))
         for rel in plan.deleted:
             inc.forget_file(store, manifest, rel)
         submitted = {}
         for source in sorted(plan.todo, key=_largest_first):
-            sha = plan.shas.get(inc.rel_path_of(source), "")
-            task = tasks.ingest_document_task.with_options(
-                refresh_cache=not tasks.outputs_present(store, sha[:16], []))
-            future = task.submit(source, settings, store, sha, fingerprint)
+            future = tasks.ingest_document_task.submit(source, settings, store)
             submitted[future.task_run_id] = (future, source)
         for done, (source, result) in enumerate(_drain(submitted), start=1):
             result = _ingest_outcome(store, source, result)
@@ -125,6 +109,8 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
                                                                result["error"]))
             _progress("ingest", done, len(plan.todo))
         manifest.commit()
+        inc.count_copies(summary, inc.settle_copies(store, manifest),
+                         {inc.rel_path_of(s) for s in plan.todo})
         if plan.todo or plan.deleted:
             summary["copies"] = tasks.copies_task(store, settings)
     summary.update(skipped=len(plan.unchanged), deleted=len(plan.deleted))
@@ -162,7 +148,8 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
         if not available:
             summary["notes"].append("entities and stance stages not available: skipped")
         manifest = inc.Manifest.load(store)
-        todo_by_file = {rel: _analysis_todo(entry, available, fps)
+        todo_by_file = {rel: _analysis_todo(entry, available, fps,
+                                            inc.missing_outputs(store, entry))
                         for rel, entry in sorted(manifest.files.items())}
         if any(todo_by_file.values()):
             stages.prepare_analysis(settings, store)
@@ -170,10 +157,8 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
         for rel, entry in sorted(manifest.files.items(), key=_largest_first):
             todo = todo_by_file[rel]
             if todo:
-                task = tasks.analyse_document_task.with_options(
-                    refresh_cache=not tasks.outputs_present(store, entry["doc_id"], todo))
-                future = task.submit(rel, entry["doc_id"], settings, store, todo, fps,
-                                     entry["sha256"], fps[todo[-1]])
+                future = tasks.analyse_document_task.submit(rel, entry["doc_id"], settings,
+                                                            store, todo, fps)
                 submitted[future.task_run_id] = (future, (rel, todo))
         started = time.monotonic()
         for done, ((rel, todo), result) in enumerate(_drain(submitted), start=1):
@@ -192,11 +177,13 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
     return summary
 
 
-def _analysis_todo(entry: dict[str, Any], available: list[str], fps: dict[str, str]) -> list[str]:
-    """The analysis stages whose fingerprint differs from what was done on this document."""
+def _analysis_todo(entry: dict[str, Any], available: list[str], fps: dict[str, str],
+                   missing: set[str]) -> list[str]:
+    """The analysis stages whose fingerprint differs from what was done on this document, or
+    whose outputs are ``missing`` (deleted since)."""
     if not entry.get("doc_id") or entry["stages"].get("ingest") != fps["ingest"]:
         return []
-    return [s for s in available if entry["stages"].get(s) != fps[s]]
+    return [s for s in available if entry["stages"].get(s) != fps[s] or s in missing]
 
 
 def _analysis_outcome(store: OutputStore, rel: str, manifest: inc.Manifest, todo: list[str],
@@ -223,7 +210,7 @@ def _corpus_stages(store: OutputStore, settings: Settings, manifest: inc.Manifes
                   ("arguments", lambda: tasks.arguments_task(store, settings, fps["arguments"])))
     for name, run in stage_runs:
         key = f"{signature}:{fps[name]}"
-        if manifest.corpus.get(name) == key and store.exists(name):
+        if manifest.corpus.get(name) == key and all(map(store.exists, inc.CORPUS_TABLES[name])):
             summary["notes"].append(f"{name}: unchanged")
             continue
         module = "pipeline.entities" if name == "organisations" else "pipeline.arguments"
@@ -243,24 +230,7 @@ def report_flow(out: str, config: str | None = None, force: bool = False) -> dic
     ``force``)."""
     settings = _settings(config)
     store = OutputStore(Path(out))
-    fps = inc.stage_fingerprints(settings)
-    summary: dict[str, Any] = {"notes": []}
-    with hold_lock(store):
-        manifest = inc.Manifest.load(store)
-        key = (f"{manifest.signature()}:{manifest.corpus.get('arguments')}:{fps['report']}:"
-               f"{manifest.corpus.get('review')}")
-        if manifest.corpus.get("report") == key and not force:
-            summary["notes"].append("report: unchanged")
-            return summary
-        if stages.stage("pipeline.report") is None:
-            summary["notes"].append("report stage not available: skipped")
-            return summary
-        started = time.monotonic()
-        summary["report"] = tasks.report_task(store, settings)
-        summary["report_seconds"] = _since(started)
-        manifest.corpus["report"] = key
-        manifest.commit()
-    return summary
+    return report_outputs(store, settings, force, lambda: tasks.report_task(store, settings))
 
 
 @contextlib.contextmanager
@@ -286,16 +256,11 @@ def apply_review(store: OutputStore, settings: Settings, path: Path) -> dict[str
     """Apply the corrections file ``path`` unless neither it, the positions nor the code
     changed since it was last applied; the summary's ``notes`` list every stale, unmatched or
     invalid decision."""
-    from pipeline.corrections import file_hash, file_hash_of_text
-
     manifest = inc.Manifest.load(store)
     fps = inc.stage_fingerprints(settings)
 
     def key() -> str:
-        tokens = sorted(f"{k}={store.table_token('positions', k)}"
-                        for k in store.part_keys("positions"))
-        tokens.append(f"comparison={store.table_token('comparison')}")
-        return f"{file_hash(path)}:{fps['review']}:{file_hash_of_text(' '.join(tokens))}"
+        return review_key(store, fps, path)
 
     if manifest.corpus.get("review") == key() and store.exists("corrections"):
         return {"notes": [f"corrections {path}: unchanged"]}
@@ -303,7 +268,9 @@ def apply_review(store: OutputStore, settings: Settings, path: Path) -> dict[str
         manifest.corpus["review"] = key()
         manifest.commit()
         return {"notes": [f"corrections: none yet ({path}; `stancemap review` writes it)"]}
+    started = time.monotonic()
     result = tasks.corrections_task(store, settings, str(path))
+    result["seconds"] = _since(started)
     manifest.corpus["review"] = key()
     manifest.commit()
     problems = result.pop("problems")

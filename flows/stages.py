@@ -20,6 +20,7 @@ from flows.incremental import error_key, rel_path_of
 from pipeline.config import Settings
 from pipeline.errors import DocumentError
 from pipeline.io import OutputStore
+from pipeline.safety import clean_message, printable_path
 from pipeline.schema import to_table
 from pipeline.workers import run_in_child, run_isolated
 
@@ -74,9 +75,10 @@ def cached(kind: str, fingerprint: str, load: Callable[[], Any]) -> Any:
 
 def error_table(rel_path: str, doc_id: str | None, stage_name: str, kind: str,
                 message: str) -> pa.Table:
-    """One ``errors`` row."""
-    return to_table("errors", [{"source_path": rel_path, "doc_id": doc_id, "stage": stage_name,
-                                "kind": kind, "message": message,
+    """One ``errors`` row (its path printable, its message with any secret redacted)."""
+    return to_table("errors", [{"source_path": printable_path(rel_path), "doc_id": doc_id,
+                                "stage": stage_name, "kind": kind,
+                                "message": clean_message(message),
                                 "occurred_at": datetime.now(UTC)}])
 
 
@@ -120,6 +122,14 @@ def ingest_warm(source: Any, settings: Settings) -> None:
 
     spacy_lexicon(settings.nlp.spacy_model)
     spacy_splitter(settings.nlp.spacy_model, settings.nlp.batch_size)
+
+
+def write_report(store: OutputStore, settings: Settings) -> tuple[list[str], Any]:
+    """Render the HTML and Markdown reports of ``store`` into its folder: their paths and the
+    rendered report (the report stage must be available)."""
+    report = importlib.import_module("pipeline.report")
+    rendered = report.render_report(store, settings, report.load_evaluation(store))
+    return [str(path) for path in report.write_report(rendered, store.root)], rendered
 
 
 def _author_update(document: dict[str, Any], author: Any) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -181,12 +180,14 @@ def _empty_corpus(corpus: Path, out: str) -> bool:
 
 
 def _prepare(verbose: bool, password: str | None = None) -> None:
-    """Environment for Prefect and the pipeline, set before either is imported."""
-    from stancemap.runtime import configure_prefect
+    """Environment for Prefect and the pipeline, set before either is imported; a watchdog
+    that ends whatever this command starts when it ends, even by kill -9."""
+    from stancemap.runtime import configure_prefect, start_watchdog
 
     if password:
         os.environ["STANCEMAP_CORPUS__PASSWORD"] = password
     configure_prefect("INFO" if verbose else "WARNING")
+    start_watchdog()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
@@ -273,7 +274,7 @@ def _locked(out: str) -> Iterator[None]:
     if is_remote(out):
         yield
         return
-    from flows.run import hold_lock
+    from flows.preflight import hold_lock
 
     with hold_lock(OutputStore(Path(out))):
         yield
@@ -281,6 +282,8 @@ def _locked(out: str) -> Iterator[None]:
 
 def _print_summary(summary: dict[str, Any]) -> None:
     parts = [f"{summary.get(k, 0)} {k}" for k in ("ingested", "skipped", "failed", "deleted")]
+    if summary.get("identical"):
+        parts.insert(1, f"{summary['identical']} identical copies")
     if "analysed" in summary:
         parts.append(f"{summary['analysed']} analysed")
     if summary.get("analysis_failed"):
@@ -333,16 +336,19 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
 
             load_codebook(themes)  # a bad file fails here, naming its line
             os.environ["STANCEMAP_ARGUMENTS__THEMES"] = str(themes.resolve())
-        _load(config)
+        settings = _load(config)
         _check_out(out)
         empty = _empty_corpus(corpus, out)
-        from flows.run import run_flow
-
         out = _target(out)
-        with _locked(out), _progress():
-            summary = run_flow(str(corpus), out, str(config) if config else None,
-                               runner.value if runner else None, dask_address,
-                               str(corrections) if corrections else None)
+        with _locked(out):
+            summary = _nothing_to_do(corpus, out, settings, corrections)
+            if summary is None:
+                from flows.run import run_flow
+
+                with _progress():
+                    summary = run_flow(str(corpus), out, str(config) if config else None,
+                                       runner.value if runner else None, dask_address,
+                                       str(corrections) if corrections else None)
         _print_summary(summary)
         if summary_json is not None:
             from pipeline.io import atomic_write_bytes
@@ -350,6 +356,24 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
             atomic_write_bytes(summary_json, json.dumps(summary, indent=1, default=str).encode())
     console.print(f"outputs: {out}", highlight=False)
     raise typer.Exit(EXIT_EMPTY if empty else _exit_code(summary))
+
+
+def _nothing_to_do(corpus: Path, out: str, settings: Any,
+                   corrections: Path | None) -> dict[str, Any] | None:
+    """The summary of an unchanged run of a local output folder, found without starting
+    Prefect; ``None`` when there is work to do (or ``out`` is a URL)."""
+    from pipeline.io import is_remote
+
+    if is_remote(out):
+        return None
+    from flows.preflight import unchanged_run
+    from pipeline.corrections import corrections_path
+    from pipeline.io import OutputStore
+    from stancemap.runtime import stancemap_home
+
+    review_file = corrections_path(out, settings, str(corrections) if corrections else None,
+                                   stancemap_home())
+    return unchanged_run(corpus, OutputStore(Path(out)), settings, review_file)
 
 
 @app.command(cls=_Command)
@@ -376,14 +400,15 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
     """Write OUT/report.html and OUT/report.md from the tables in OUT."""
     _prepare(verbose)
     with _expected_errors():
-        _load(config)
-        from flows.run import hold_lock, report_flow
+        settings = _load(config)
+        from flows.preflight import report_outputs
+        from flows.stages import write_report
         from pipeline.io import OutputStore
 
         folder = _local(out, "report")
         _check_out(out)
-        with hold_lock(OutputStore(folder)):
-            summary = report_flow(str(folder), str(config) if config else None, force=True)
+        store = OutputStore(folder)
+        summary = report_outputs(store, settings, True, lambda: write_report(store, settings)[0])
     for path in summary.get("report", []):
         console.print(f"wrote {path}", highlight=False)
     for note in summary["notes"]:
@@ -401,7 +426,7 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
     """Answer SQL over the output tables (read-only DuckDB)."""
     with _expected_errors():
         from pipeline.io import materialise
-        from pipeline.query import format_result, run_query
+        from pipeline.query import run_query, write_result
         from stancemap.runtime import stancemap_home
 
         folder = materialise(out, stancemap_home() / "staging")
@@ -412,11 +437,9 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
             raise _fail(f"--format {fmt.value} needs --output FILE")
         if output is not None and output.suffix.lower() == ".xlsx" and fmt is Format.table:
             fmt = Format.xlsx  # a file named .xlsx gets a real workbook
-        rendered = format_result(table, fmt.value, output)
+        write_result(table, fmt.value, output)
     if output is not None:
         console.print(f"wrote {table.num_rows} rows to {output}", highlight=False)
-    elif isinstance(rendered, str):
-        sys.stdout.write(rendered)
 
 
 @app.command(cls=_Command)
@@ -490,7 +513,7 @@ def _evaluate_review(out: str, corrections: Path, config: Path | None) -> None:
                   soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 def review(out: OutOpt, port: Annotated[int, typer.Option(
                help="Port on 127.0.0.1 (default: a free one).", min=0, max=65535)] = 0,
            corrections: CorrectionsOpt = None, config: ConfigOpt = None,
@@ -523,7 +546,7 @@ def review(out: OutOpt, port: Annotated[int, typer.Option(
     console.print("review stopped", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def export(out: OutOpt, xlsx: Annotated[Path, typer.Option(
                help="Workbook to write (matrix, positions, themes, comparison, documents, "
                     "errors, corrections).", dir_okay=False)],

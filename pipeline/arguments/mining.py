@@ -124,9 +124,9 @@ def label_from_key_point(text: str, max_words: int = LABEL_MAX_WORDS) -> str:
     """A short phrase for a theme, from its key point: lead-ins ("However, we believe that")
     dropped, cut at the first clause break, at most ``max_words`` words."""
     core = _ATTRIBUTION.sub("", _LEAD_IN.sub("", text.strip())).strip()
-    # The first clause of at least four words: short openers ("In many ways,") are skipped.
+    # The first clause of at least five words: short openers ("Of the two options,") are skipped.
     clauses = [c.strip() for c in _CLAUSE.split(core) if c and c.strip()]
-    core = next((c for c in clauses if len(_words(c)) >= 4), core)
+    core = next((c for c in clauses if len(_words(c)) >= 5), core)
     core = _ATTRIBUTION.sub("", _LEAD_IN.sub("", core)).strip() or core
     words = _words(core)
     label = " ".join(words[:max_words]).rstrip(".,;:!\"'’” ")

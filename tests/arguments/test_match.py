@@ -31,6 +31,13 @@ def test_scores_are_cosines_less_the_mean_over_the_candidates() -> None:
     assert match_scores(np.zeros((0, 2)), np.ones((1, 2))).shape == (0, 1)
 
 
+def test_the_mean_is_over_the_closest_six_candidates() -> None:
+    key_points = np.asarray([[1.0, 0.0]] + [[0.0, 1.0]] * 6 + [[-1.0, 0.0]] * 3)
+    scores = match_scores(np.asarray([[1.0, 0.0]]), key_points)
+    # closest six: one at cosine 1 and five at 0; the three opposite ones are left out
+    assert scores[0, 0] == pytest.approx(1 - 1 / 6)
+
+
 def test_argkp_scores_compare_arguments_with_their_own_topic_and_stance() -> None:
     vectors = np.asarray([[1.0, 0.0]] * 6)
     kp_vectors = np.asarray([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])

@@ -29,10 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import yaml
 
-from pipeline.config import PROJECT_ROOT
-from pipeline.errors import ConfigError
+from pipeline.config import PROJECT_ROOT, read_yaml_mapping
 from pipeline.evaluation.scores import Scores
 from pipeline.stance.holders import Register, normalise
 
@@ -163,12 +161,7 @@ def read_gold(gold_csv: Path, docs_dir: Path) -> tuple[list[GoldPosition], list[
 def holder_aliases(path: Path = HOLDER_ALIASES_FILE) -> dict[str, str]:
     """The holder-name aliases of ``path`` (a YAML mapping of short form to full name), both
     sides normalised; raise :class:`ConfigError` when the file is unusable."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read holder aliases {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"holder alias file {path} must hold a mapping")
+    data = read_yaml_mapping(path, "holder alias file")
     return {normalise(str(short)): normalise(str(full)) for short, full in data.items()}
 
 

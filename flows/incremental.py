@@ -19,17 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from flows.catalog import CATALOG, document_tables
 from pipeline.config import Settings
 from pipeline.io import OutputStore, part_key
-from pipeline.schema import PARTITIONED, SCHEMA_VERSION
+from pipeline.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest"
 MANIFEST_VERSION = 1
-DOC_STAGES = ("ingest", "entities", "stance")
-CORPUS_STAGES = ("organisations", "arguments", "report")
-DOC_TABLES = tuple(sorted(PARTITIONED - {"errors"}))
+DOC_TABLES = document_tables()
 # Ingest failures caused by the file changing or vanishing while it was read: retried next run.
 RETRY_KINDS = frozenset({"changed", "missing"})
 
@@ -84,31 +85,31 @@ def _code_version() -> str:
         return "unknown"
 
 
+def _setting(settings: Settings, dotted: str) -> Any:
+    """The settings value at ``dotted`` (a section as JSON data; ``None`` when absent)."""
+    value: Any = settings
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
 def stage_fingerprints(settings: Settings) -> dict[str, str]:
-    """Per-stage fingerprints: config section + data-file hashes + code (package version and
-    the stage's source) + schema version.
+    """Per-stage fingerprints (:data:`flows.catalog.CATALOG`): the stage's settings, the hashes
+    of its data files, its code (package version and the stage's source) and the schema version.
 
     Each stage's fingerprint includes the one of the stage it reads from, so changing the
     ingestion settings redoes everything while changing the targets redoes only stance and what
     follows it.
     """
-    base = (_code_version(), SCHEMA_VERSION, _source_hash("schema", "nlp"))
-    ingest = _hash(base, _source_hash("ingest"), settings.corpus.model_dump(mode="json"),
-                   settings.ingest.model_dump(mode="json"))
-    entities = _hash(ingest, _source_hash("entities"), settings.nlp.spacy_model,
-                     settings.entities.model_dump(mode="json"),
-                     _file_hash(settings.resolve(settings.entities.patterns)))
-    stance = _hash(entities, _source_hash("stance"), settings.stance.model_dump(mode="json"),
-                   _file_hash(settings.resolve(settings.stance.targets)),
-                   _file_hash(settings.resolve(settings.stance.classifier)))
-    classifier = getattr(settings.arguments, "classifier", None)
-    arguments = _hash(stance, _source_hash("arguments", "embeddings"), settings.nlp.embedding_model,
-                      settings.arguments.model_dump(mode="json"),
-                      _file_hash(settings.resolve(classifier)) if classifier else None)
-    report = _hash(arguments, _source_hash("report", "templates"),
-                   settings.report.model_dump(mode="json"))
-    return {"ingest": ingest, "entities": entities, "stance": stance,
-            "organisations": entities, "arguments": arguments, "report": report}
+    base = _hash(_code_version(), SCHEMA_VERSION, _source_hash("schema", "nlp"))
+    fingerprints: dict[str, str] = {}
+    for stage in CATALOG:
+        paths = [_setting(settings, name) for name in stage.files]
+        fingerprints[stage.name] = _hash(
+            fingerprints[stage.after] if stage.after else base, _source_hash(*stage.sources),
+            [_setting(settings, name) for name in stage.settings],
+            [_file_hash(settings.resolve(path)) if path else None for path in paths])
+    return fingerprints
 
 
 @dataclass
@@ -144,6 +145,27 @@ class Manifest:
         """A hash of every document and the stages done on it: corpus-level stages' input."""
         return _hash(sorted((rel, e.get("doc_id") or "", e.get("stages", {}))
                             for rel, e in self.files.items()))
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What ingesting one source file gave: its ``doc_id``, or the kind of its error."""
+
+    rel_path: str
+    doc_id: str | None
+    error: str | None = None
+    message: str | None = None
+    n_pages: int = 0
+    n_sentences: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    """What analysing one document gave: each failed stage with its ``errors`` part key."""
+
+    rel_path: str
+    doc_id: str
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -241,7 +263,7 @@ def error_key(rel_path: str, stage: str) -> str:
     return part_key(rel_path) if stage == "ingest" else part_key(f"{stage}:{rel_path}")
 
 
-def commit_ingest(store: OutputStore, manifest: Manifest, source: Any, result: Mapping[str, Any],
+def commit_ingest(store: OutputStore, manifest: Manifest, source: Any, result: IngestOutcome,
                   sha: str | None, fingerprint: str) -> None:
     """Record one ingested (or failed) file; then drop what its previous version left behind."""
     rel = rel_path_of(source)
@@ -251,18 +273,18 @@ def commit_ingest(store: OutputStore, manifest: Manifest, source: Any, result: M
         sha = sha or content_sha(source)
     except OSError:
         size, mtime, side, sha = -1, -1, None, sha or ""
-    if result.get("error") in RETRY_KINDS:  # the file was moving: look at it again next run
+    if result.error in RETRY_KINDS:  # the file was moving: look at it again next run
         size, mtime, sha = -1, -1, ""
-    errors = {"ingest": error_key(rel, "ingest")} if result.get("error") else {}
+    errors = {"ingest": error_key(rel, "ingest")} if result.error else {}
     # A crash of our own ("internal", e.g. I/O after retries) is retried by the next run.
-    done = {} if result.get("error") == "internal" else {"ingest": fingerprint}
-    manifest.files[rel] = {"sha256": sha, "doc_id": result.get("doc_id"), "size": size,
+    done = {} if result.error == "internal" else {"ingest": fingerprint}
+    manifest.files[rel] = {"sha256": sha, "doc_id": result.doc_id, "size": size,
                            "mtime_ns": mtime, "sidecar": side, "stages": done, "errors": errors}
     manifest.commit()
     for stage, key in old.get("errors", {}).items():
         if errors.get(stage) != key:
             store.delete_part("errors", key)
-    if old.get("doc_id") != result.get("doc_id"):
+    if old.get("doc_id") != result.doc_id:
         remove_doc_parts(store, manifest, old.get("doc_id"))
 
 

@@ -18,22 +18,23 @@ from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 
 from flows import stages
+from flows.catalog import STAGES
+from flows.incremental import AnalysisOutcome, IngestOutcome
+from pipeline import report
 from pipeline.config import Settings
 from pipeline.io import OutputStore
 
 IO_RETRIES = 2
 IO_RETRY_DELAY: list[float] = [1.0, 5.0]
+RESULT_FORMAT = 2  # in the cache key: a cached result of another type is never returned
 
 
 def _doc_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     """Cache key: content hash + stage fingerprint + output folder + stages to do."""
     store: OutputStore = parameters["store"]
     parts = [str(parameters.get(name)) for name in ("content_sha", "fingerprint", "todo")]
-    key = "|".join([context.task.name, str(store.root), *parts])
+    key = "|".join([context.task.name, str(RESULT_FORMAT), str(store.root), *parts])
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-_STAGE_TABLE = {"entities": "entities", "stance": "positions"}
 
 
 def outputs_present(store: OutputStore, doc_id: str, todo: list[str]) -> bool:
@@ -42,18 +43,18 @@ def outputs_present(store: OutputStore, doc_id: str, todo: list[str]) -> bool:
     When they are not, the flow submits the task with ``refresh_cache=True``: a cached result
     must never stand for parts deleted since (e.g. a file changed and changed back).
     """
-    tables = ["documents", *(_STAGE_TABLE[s] for s in todo)]
+    tables = ["documents", *(table for s in todo for table in STAGES[s].writes)]
     return all((store.table_path(t) / f"{doc_id}.parquet").exists() for t in tables)
 
 
 @task(name="ingest-document", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,
       cache_key_fn=_doc_cache_key, persist_result=True)
 def ingest_document_task(source: Any, settings: Settings, store: OutputStore,
-                         content_sha: str, fingerprint: str) -> dict[str, Any]:
+                         content_sha: str, fingerprint: str) -> IngestOutcome:
     """Ingest one source file into its parts (or its ``errors`` part)."""
     result = stages.ingest_one(source, settings, store)
-    get_run_logger().info("ingested %s -> %s", result["rel_path"],
-                          result["doc_id"] or f"error ({result['error']})")
+    get_run_logger().info("ingested %s -> %s", result.rel_path,
+                          result.doc_id or f"error ({result.error})")
     return result
 
 
@@ -61,44 +62,25 @@ def ingest_document_task(source: Any, settings: Settings, store: OutputStore,
       cache_key_fn=_doc_cache_key, persist_result=True)
 def analyse_document_task(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,
                           todo: list[str], fingerprints: dict[str, str], content_sha: str,
-                          fingerprint: str) -> dict[str, Any]:
+                          fingerprint: str) -> AnalysisOutcome:
     """Parse one document once and run the entity and stance stages ``todo`` on it."""
     result = stages.analyse_one(rel_path, doc_id, settings, store, todo, fingerprints)
     get_run_logger().info("analysed %s (%s)", rel_path, ", ".join(todo))
     return result
 
 
-@task(name="build-organisations", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
-def organisations_task(store: OutputStore) -> int:
-    """Rebuild the corpus-level ``organisations`` table from every ``entities`` part."""
-    entities = stages.stage("pipeline.entities")
-    if entities is None:
-        return 0
-    table = entities.build_organisations(store.read_table("entities"))
-    store.write_table("organisations", table)
-    return int(table.num_rows)
-
-
-@task(name="build-arguments", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
-def arguments_task(store: OutputStore, settings: Settings, fingerprint: str) -> int:
-    """Rebuild ``arguments``, ``clusters`` and ``comparison`` for the whole corpus (adding
-    the few changed documents to the existing themes when it can; ``fingerprint`` is the
-    stage's settings and code, under which the themes were learnt)."""
-    arguments = stages.stage("pipeline.arguments")
-    if arguments is None:
-        return 0
-    result = arguments.build_arguments(store, settings, fingerprint)
-    for name in ("arguments", "clusters", "comparison"):
-        store.write_table(name, getattr(result, name))
-    return int(result.arguments.num_rows)
+@task(name="build-corpus-stage", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
+def corpus_stage_task(name: str, store: OutputStore, settings: Settings, fingerprint: str) -> int:
+    """Rebuild the tables of the corpus-level stage ``name`` (organisations, arguments) from
+    the store; ``fingerprint`` is the stage's settings and code (the arguments stage adds a
+    few changed documents to the themes learnt under it when it can). Returns the rows of its
+    first table."""
+    return stages.build_corpus_stage(name, store, settings, fingerprint)
 
 
 @task(name="render-report", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
 def report_task(store: OutputStore, settings: Settings) -> list[str]:
     """Render the HTML and Markdown reports into the output folder; publish them as artifacts."""
-    report = stages.stage("pipeline.report")
-    if report is None:
-        return []
     rendered = report.render_report(store, settings, report.load_evaluation(store))
     written = report.write_report(rendered, store.root)
     markdown, rows = report.report_artifacts(rendered)

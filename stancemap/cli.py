@@ -211,12 +211,13 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
     """
     _prepare(verbose, password)
     with _expected_errors():
-        _load(config)
-        from flows.run import run_flow
+        settings = _load(config)
+        from flows.run import run_flow, run_setup, using
 
         out = _target(out)
-        with _locked(out), _progress():
-            summary = run_flow(str(corpus), out, str(config) if config else None,
+        config_arg = str(config) if config else None
+        with _locked(out), _progress(), using(run_setup(config_arg, settings)):
+            summary = run_flow(str(corpus), out, config_arg,
                                runner.value if runner else None, dask_address)
     _print_summary(summary)
     if summary_json is not None:
@@ -233,13 +234,14 @@ def ingest(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None,
     """Ingest CORPUS into the documents, pages, sentences and errors tables (incremental)."""
     _prepare(verbose, password)
     with _expected_errors():
-        _load(config)
-        from flows.run import hold_lock, ingest_flow
+        settings = _load(config)
+        from flows.run import hold_lock, ingest_flow, run_setup, using
         from pipeline.io import OutputStore
 
         folder = _local(out, "ingest")
-        with hold_lock(OutputStore(folder)), _progress():
-            summary = ingest_flow(str(corpus), str(folder), str(config) if config else None)
+        config_arg = str(config) if config else None
+        with hold_lock(OutputStore(folder)), _progress(), using(run_setup(config_arg, settings)):
+            summary = ingest_flow(str(corpus), str(folder), config_arg)
     _print_summary(summary)
     raise typer.Exit(_exit_code(summary))
 
@@ -249,13 +251,14 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
     """Write OUT/report.html and OUT/report.md from the tables in OUT."""
     _prepare(verbose)
     with _expected_errors():
-        _load(config)
-        from flows.run import hold_lock, report_flow
+        settings = _load(config)
+        from flows.run import hold_lock, report_flow, run_setup, using
         from pipeline.io import OutputStore
 
         folder = _local(out, "report")
-        with hold_lock(OutputStore(folder)):
-            summary = report_flow(str(folder), str(config) if config else None, force=True)
+        config_arg = str(config) if config else None
+        with hold_lock(OutputStore(folder)), using(run_setup(config_arg, settings)):
+            summary = report_flow(str(folder), config_arg, force=True)
     for path in summary.get("report", []):
         console.print(f"wrote {path}", highlight=False)
     for note in summary["notes"]:

@@ -51,7 +51,7 @@ def _ingest_all(store: OutputStore, manifest: inc.Manifest, corpus: Path) -> inc
     for source in plan.todo:
         sha = plan.shas[source.rel_path]
         store.write_part("pages", sha[:16], _pages(sha[:16]))
-        inc.commit_ingest(store, manifest, source, {"doc_id": sha[:16]}, sha, "fp1")
+        inc.commit_ingest(store, manifest, source, inc.IngestOutcome("", sha[:16]), sha, "fp1")
     return plan
 
 
@@ -112,9 +112,10 @@ def test_fixed_file_drops_its_error_part(tmp_path: Path, corpus: Path) -> None:
     manifest = inc.Manifest.load(store)
     source = Source(corpus / "a.txt", "a.txt")
     store.write_part("errors", inc.error_key("a.txt", "ingest"), _error("a.txt"))
-    inc.commit_ingest(store, manifest, source, {"doc_id": None, "error": "empty"}, None, "fp1")
+    inc.commit_ingest(store, manifest, source, inc.IngestOutcome("", None, "empty"), None,
+                      "fp1")
     assert store.part_keys("errors") == {inc.error_key("a.txt", "ingest")}
-    inc.commit_ingest(store, manifest, source, {"doc_id": "d1"}, None, "fp1")
+    inc.commit_ingest(store, manifest, source, inc.IngestOutcome("", "d1"), None, "fp1")
     assert store.part_keys("errors") == set()
 
 
@@ -174,7 +175,7 @@ def test_internal_failure_is_retried_but_document_error_is_not(tmp_path: Path,
     store = OutputStore(tmp_path / "out")
     manifest = inc.Manifest.load(store)
     a, b = _sources(corpus)
-    inc.commit_ingest(store, manifest, a, {"doc_id": None, "error": "internal"}, None, "fp1")
-    inc.commit_ingest(store, manifest, b, {"doc_id": None, "error": "corrupt"}, None, "fp1")
+    inc.commit_ingest(store, manifest, a, inc.IngestOutcome("", None, "internal"), None, "fp1")
+    inc.commit_ingest(store, manifest, b, inc.IngestOutcome("", None, "corrupt"), None, "fp1")
     plan = inc.plan_ingest(_sources(corpus), manifest, "fp1")
     assert ([s.rel_path for s in plan.todo], plan.unchanged) == (["a.txt"], ["b.txt"])

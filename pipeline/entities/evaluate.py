@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from pipeline.evaluation.scores import f1, precision, recall
+from pipeline.evaluation.scores import PrecisionRecall
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -43,8 +43,9 @@ class GoldMention:
 
 
 @dataclass(frozen=True)
-class LabelScore:
-    """Precision, recall and F1 of one label with the counts behind them."""
+class LabelScore(PrecisionRecall):
+    """Precision, recall and F1 of one label with the counts behind them (a gold type and a
+    predicted type may differ, so precision and recall count their own true positives)."""
 
     label: str
     tp_precision: int
@@ -52,20 +53,9 @@ class LabelScore:
     tp_recall: int
     n_gold: int
 
-    @property
-    def precision(self) -> float:
-        """Share of predicted mentions that the gold has (:mod:`pipeline.evaluation.scores`)."""
-        return precision(self.tp_precision, self.n_predicted, self.n_gold)
-
-    @property
-    def recall(self) -> float:
-        """Share of gold mentions found (:mod:`pipeline.evaluation.scores`)."""
-        return recall(self.tp_recall, self.n_gold, self.n_predicted)
-
-    @property
-    def f1(self) -> float:
-        """Harmonic mean of precision and recall."""
-        return f1(self.precision, self.recall)
+    def counts(self) -> tuple[int, int, int, int]:
+        """True positives of precision, predicted, true positives of recall, gold."""
+        return self.tp_precision, self.n_predicted, self.tp_recall, self.n_gold
 
 
 @dataclass

@@ -4,6 +4,6 @@ Stances (:mod:`pipeline.evaluate`), entities (:mod:`pipeline.entities.evaluate`)
 score with the same precision / recall / F1, so their figures mean the same thing.
 """
 
-from pipeline.evaluation.scores import Scores, f1, precision, recall
+from pipeline.evaluation.scores import PrecisionRecall, Scores, f1, precision, recall
 
-__all__ = ["Scores", "f1", "precision", "recall"]
+__all__ = ["PrecisionRecall", "Scores", "f1", "precision", "recall"]

@@ -32,28 +32,42 @@ def f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
+class PrecisionRecall:
+    """Precision, recall and F1 of the counts :meth:`counts` gives (a mixin of score rows)."""
+
+    def counts(self) -> tuple[int, int, int, int]:
+        """True positives of precision, predicted, true positives of recall, gold."""
+        raise NotImplementedError
+
+    @property
+    def precision(self) -> float:
+        """TP / predicted (see the module docstring for empty sets)."""
+        tp, n_predicted, _, n_gold = self.counts()
+        return precision(tp, n_predicted, n_gold)
+
+    @property
+    def recall(self) -> float:
+        """TP / gold (see the module docstring for empty sets)."""
+        _, n_predicted, tp, n_gold = self.counts()
+        return recall(tp, n_gold, n_predicted)
+
+    @property
+    def f1(self) -> float:
+        """Harmonic mean of precision and recall."""
+        return f1(self.precision, self.recall)
+
+
 @dataclass
-class Scores:
+class Scores(PrecisionRecall):
     """Counts and precision / recall / F1 of one slice (true positives counted once)."""
 
     tp: int = 0
     n_predicted: int = 0
     n_gold: int = 0
 
-    @property
-    def precision(self) -> float:
-        """TP / predicted (see the module docstring for empty sets)."""
-        return precision(self.tp, self.n_predicted, self.n_gold)
-
-    @property
-    def recall(self) -> float:
-        """TP / gold (see the module docstring for empty sets)."""
-        return recall(self.tp, self.n_gold, self.n_predicted)
-
-    @property
-    def f1(self) -> float:
-        """Harmonic mean of precision and recall."""
-        return f1(self.precision, self.recall)
+    def counts(self) -> tuple[int, int, int, int]:
+        """The one TP count serves precision and recall."""
+        return self.tp, self.n_predicted, self.tp, self.n_gold
 
     def as_dict(self) -> dict[str, float | int]:
         """Counts and rounded scores."""

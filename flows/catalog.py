@@ -32,7 +32,7 @@ class Stage:
 
     name: str
     scope: Literal["document", "corpus"]
-    flow: Literal["ingest", "analyse", "report"]
+    flow: Literal["ingest", "analyse", "review", "report"]
     writes: tuple[str, ...]
     after: str | None
     sources: tuple[str, ...]
@@ -64,7 +64,11 @@ CATALOG: tuple[Stage, ...] = (
     Stage("arguments", "corpus", "analyse", ("arguments", "clusters", "comparison"), STANCE,
           ("arguments", "embeddings"), ("nlp.embedding_model", "arguments"),
           ("arguments.classifier",), build=_arguments),
-    Stage("report", "corpus", "report", (), "arguments", ("report", "templates"), ("report",)),
+    Stage("copies", "corpus", "ingest", (), "ingest", ("copies",), ("ingest.copy_similarity",),
+          amends=("documents",)),
+    Stage("review", "corpus", "review", ("corrections",), "arguments", ("corrections",),
+          amends=("positions", "comparison")),
+    Stage("report", "corpus", "report", (), "review", ("report", "templates"), ("report",)),
 )
 STAGES: dict[str, Stage] = {stage.name: stage for stage in CATALOG}
 

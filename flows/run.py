@@ -150,8 +150,12 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
             inc.commit_ingest(store, manifest, source, result,
                               plan.shas.get(inc.rel_path_of(source)), fingerprint)
             summary["failed" if result.error else "ingested"] += 1
+            if result.error:
+                summary.setdefault("failed_files", []).append((result.rel_path, result.error))
             _progress("ingest", done, len(plan.todo))
         manifest.commit()
+        if plan.todo or plan.deleted:
+            summary["copies"] = tasks.copies_task(store, settings)
     summary.update(skipped=len(plan.unchanged), deleted=len(plan.deleted))
     return summary
 
@@ -203,9 +207,14 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
             failed = _analysis_outcome(store, rel, manifest, todo, result)
             inc.commit_analysis(manifest, store, rel, {s: fps[s] for s in todo}, failed)
             summary["analysis_failed" if failed else "analysed"] += 1
+            if failed:
+                summary.setdefault("analysis_failed_files", []).append(
+                    (rel, " and ".join(sorted(failed)) + " failed"))
             _progress("analyse", done, len(submitted))
         summary["analyse_seconds"] = _since(started)
         close_pools()  # free the workers' models before the corpus-level stages
+        if submitted:  # authors are known now: different authors are never copies
+            summary["copies"] = tasks.copies_task(store, settings)
         _corpus_stages(store, settings, manifest, fps, summary)
     return summary
 
@@ -262,7 +271,8 @@ def report_flow(out: str, config: str | None = None, force: bool = False) -> dic
     summary: dict[str, Any] = {"notes": []}
     with hold_lock(store):
         manifest = inc.Manifest.load(store)
-        key = f"{manifest.signature()}:{manifest.corpus.get('arguments')}:{fps['report']}"
+        key = (f"{manifest.signature()}:{manifest.corpus.get('arguments')}:{fps['report']}:"
+               f"{manifest.corpus.get('review')}")
         if manifest.corpus.get("report") == key and not force:
             summary["notes"].append("report: unchanged")
             return summary
@@ -291,14 +301,49 @@ def staged(out: str) -> Iterator[OutputStore]:
         yield store
 
 
+def apply_review(store: OutputStore, setup: RunSetup, path: Path) -> dict[str, Any]:
+    """Apply the corrections file ``path`` unless neither it, the positions nor the code
+    changed since it was last applied; the summary's ``notes`` list every stale, unmatched or
+    invalid decision."""
+    from pipeline.corrections import file_hash, file_hash_of_text
+
+    manifest = inc.Manifest.load(store)
+    settings, fps = setup.settings, setup.fingerprints
+
+    def key() -> str:
+        tokens = sorted(f"{k}={store.table_token('positions', k)}"
+                        for k in store.part_keys("positions"))
+        tokens.append(f"comparison={store.table_token('comparison')}")
+        return f"{file_hash(path)}:{fps['review']}:{file_hash_of_text(' '.join(tokens))}"
+
+    if manifest.corpus.get("review") == key() and store.exists("corrections"):
+        return {"notes": [f"corrections {path}: unchanged"]}
+    if not path.exists() and not store.exists("corrections"):
+        manifest.corpus["review"] = key()
+        manifest.commit()
+        return {"notes": [f"corrections: none yet ({path}; `stancemap review` writes it)"]}
+    result = tasks.corrections_task(store, settings, str(path))
+    manifest.corpus["review"] = key()
+    manifest.commit()
+    problems = result.pop("problems")
+    counts = ", ".join(f"{result[k]} {k}" for k in ("applied", "stale", "unmatched", "invalid"))
+    return {"corrections": result,
+            "notes": [f"corrections {path}: {counts} ({result['reanchored']} re-anchored)",
+                      *problems]}
+
+
 @flow(name="stancemap-run", log_prints=False)
 def run_flow(corpus: str, out: str, config: str | None = None, runner: str | None = None,
-             dask_address: str | None = None) -> dict[str, Any]:
+             dask_address: str | None = None, corrections: str | None = None) -> dict[str, Any]:
     """Ingest, analyse and report ``corpus`` into ``out`` (a folder or an fsspec URL),
-    incrementally; return the summary."""
+    incrementally, applying the analyst's ``corrections`` file (default: see
+    :func:`pipeline.corrections.corrections_path`); return the summary."""
+    from pipeline.corrections import corrections_path
+
     started = time.monotonic()
     setup = run_setup(config)
     settings = setup.settings
+    review_file = corrections_path(out, settings, corrections, stancemap_home())
     with staged(out) as store, using(setup):
         local = str(store.root)
         summary = ingest_flow.with_options(task_runner=_runner(settings, runner, dask_address))(
@@ -306,12 +351,14 @@ def run_flow(corpus: str, out: str, config: str | None = None, runner: str | Non
         ingested = time.monotonic()
         analysed = analyse_flow.with_options(task_runner=_runner(settings, runner, dask_address))(
             local, config)
+        reviewed = apply_review(store, setup, review_file)
         reported = report_flow(local, config)
         summary["orphans_removed"] = inc.collect_garbage(store, inc.Manifest.load(store))
         if is_remote(out):
             summary["published"] = tasks.publish_task(store, out)
-    notes = summary["notes"] + analysed.pop("notes") + reported.pop("notes")
-    summary.update(analysed, **reported, notes=notes, seconds=_since(started),
+    notes = (summary["notes"] + analysed.pop("notes") + reviewed.pop("notes")
+             + reported.pop("notes"))
+    summary.update(analysed, **reviewed, **reported, notes=notes, seconds=_since(started),
                    ingest_seconds=round(ingested - started, 2))
     create_markdown_artifact(key="stancemap-run-summary", markdown=summary_markdown(summary),
                              description=f"stancemap run of {corpus} into {out}")

@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 from flows.run import run_flow
+from pipeline.errors import ConfigError
+
+
+def check_cron(cron: str) -> None:
+    """Raise :class:`ConfigError` unless ``cron`` is a schedule Prefect accepts."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    try:
+        CronSchedule(cron=cron)
+    except (ValidationError, ValueError):
+        raise ConfigError(
+            f'--cron "{cron}" is not a cron expression: give five fields, "minute hour '
+            'day-of-month month day-of-week" (UTC), e.g. "0 6 * * 1" for Mondays at 06:00'
+        ) from None
 
 
 def serve_refresh(corpus: str, out: str, cron: str, config: str | None = None,

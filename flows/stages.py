@@ -12,14 +12,17 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from flows.catalog import STAGES
 from flows.incremental import AnalysisOutcome, IngestOutcome, error_key, rel_path_of
+from pipeline import corrections
 from pipeline.chain import ENTITIES, STANCE, Analysers, analyse_document, load_analysers
 from pipeline.config import Settings
+from pipeline.copies import mark_copies as mark_near_copies
 from pipeline.errors import DocumentError
 from pipeline.ingest import IngestedDocument, SourceFile, ingest_document
 from pipeline.io import OutputStore
@@ -81,6 +84,19 @@ def ingest_one(source: SourceFile, settings: Settings, store: OutputStore) -> In
     store.write_part("documents", doc.doc_id, to_table("documents", [doc.document]))
     return IngestOutcome(rel, doc.doc_id, n_pages=doc.pages.num_rows,
                          n_sentences=doc.sentences.num_rows)
+
+
+def mark_copies(store: OutputStore, settings: Settings) -> dict[str, int]:
+    """Mark near-identical documents as copies of one canonical document (``copy_of``)."""
+    return mark_near_copies(store, settings.ingest.copy_similarity)
+
+
+def apply_corrections(store: OutputStore, settings: Settings, path: Path) -> dict[str, Any]:
+    """Apply the analyst's corrections file ``path`` to the positions; its summary (counts and
+    the problems to list)."""
+    result: dict[str, Any] = corrections.summary(
+        corrections.apply_corrections(store, settings, path))
+    return result
 
 
 def ingest_job(source: SourceFile, settings: Settings) -> IngestedDocument:

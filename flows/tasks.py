@@ -10,6 +10,7 @@ was killed between writing parts and committing them.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -69,6 +70,16 @@ def analyse_document_task(rel_path: str, doc_id: str, settings: Settings, store:
     return result
 
 
+@task(name="mark-copies", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
+def copies_task(store: OutputStore, settings: Settings) -> int:
+    """Set ``documents.copy_of`` corpus-wide (near-identical texts count once); the number of
+    documents that are copies."""
+    result = stages.mark_copies(store, settings)
+    get_run_logger().info("copies: %d documents are copies, %d parts updated",
+                          result["copies"], result["updated"])
+    return result["copies"]
+
+
 @task(name="build-corpus-stage", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
 def corpus_stage_task(name: str, store: OutputStore, settings: Settings, fingerprint: str) -> int:
     """Rebuild the tables of the corpus-level stage ``name`` (organisations, arguments) from
@@ -76,6 +87,12 @@ def corpus_stage_task(name: str, store: OutputStore, settings: Settings, fingerp
     few changed documents to the themes learnt under it when it can). Returns the rows of its
     first table."""
     return stages.build_corpus_stage(name, store, settings, fingerprint)
+
+
+@task(name="apply-corrections", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)
+def corrections_task(store: OutputStore, settings: Settings, path: str) -> dict[str, Any]:
+    """Apply the analyst's corrections file to the positions (pipeline.corrections)."""
+    return stages.apply_corrections(store, settings, Path(path))
 
 
 @task(name="render-report", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY)

@@ -37,6 +37,7 @@ class IngestConfig(_Section):
     pdf_extractor: Literal["pdfplumber", "pdfium"]
     min_chars_per_page: int = Field(ge=0)
     header_footer_min_share: float = Field(gt=0, le=1)
+    copy_similarity: float = Field(default=0.85, gt=0, le=1)
 
 
 class NlpConfig(_Section):
@@ -82,6 +83,10 @@ class ReportConfig(_Section):
     time_bucket: Literal["auto", "month", "quarter"] = "auto"
 
 
+class ReviewConfig(_Section):
+    corrections: Path | None = None
+
+
 class RuntimeConfig(_Section):
     runner: Literal["local", "dask"]
     workers: int = Field(ge=0)
@@ -110,6 +115,7 @@ class Settings(BaseSettings):
     arguments: ArgumentsConfig
     report: ReportConfig
     runtime: RuntimeConfig
+    review: ReviewConfig = ReviewConfig()
 
     @classmethod
     def settings_customise_sources(

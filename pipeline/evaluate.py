@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from pipeline.config import PROJECT_ROOT, read_yaml_mapping
+from pipeline.errors import ConfigError
 from pipeline.evaluation.scores import Scores
 from pipeline.stance.holders import Register, normalise
 
@@ -130,11 +131,34 @@ def _doc_file(row: Mapping[str, str], docs_dir: Path) -> Path:
     return docs_dir / f"{row['id']}.txt"
 
 
+GOLD_COLUMNS = ("holder", "holder_is_author", "target", "stance")
+
+
+def _check_gold_columns(gold_csv: Path, columns: list[str] | None) -> None:
+    """Raise :class:`ConfigError` naming the missing columns of a gold CSV."""
+    found = [c.strip() for c in columns or []]
+    missing = [c for c in GOLD_COLUMNS if c not in found]
+    if not {"file", "id"} & set(found):
+        missing.insert(0, "file")
+    if missing:
+        raise ConfigError(
+            f"gold file {gold_csv} lacks the column(s) {', '.join(missing)} (it has: "
+            f"{', '.join(found) or 'no header'}); a gold CSV has the columns file (or id), "
+            "holder, holder_is_author, target, stance and optionally evidence (see README, "
+            "\"Gold files\")")
+
+
 def read_gold(gold_csv: Path, docs_dir: Path) -> tuple[list[GoldPosition], list[str]]:
     """Gold positions (core targets only) and the documents that could not be read."""
     positions, missing = [], []
     with Path(gold_csv).open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
+        reader = csv.DictReader(fh)
+        try:
+            _check_gold_columns(gold_csv, list(reader.fieldnames or []))
+        except UnicodeDecodeError:
+            raise ConfigError(f"gold file {gold_csv} is not UTF-8 text: save it as a UTF-8 "
+                              "CSV") from None
+        for row in reader:
             if row["target"].startswith("other:"):
                 continue
             path = _doc_file(row, docs_dir)

@@ -151,6 +151,45 @@ class OutputStore:
         path = self.table_path(name)
         return bool(self.part_keys(name)) if name in PARTITIONED else path.exists()
 
+    # --- originals: a table's own output kept beside a rewritten version --------------
+
+    def _original_path(self, name: str, key: str) -> Path:
+        return self.root / STATE_DIR / "originals" / name / f"{key}.parquet"
+
+    def save_original(self, name: str, key: str, table: pa.Table) -> None:
+        """Keep ``table`` (checked against the schema of ``name``) as the original of part
+        ``key``, e.g. a stage's own positions before the analyst's corrections rewrote them."""
+        _write_parquet(self._original_path(name, key), validate(name, table))
+
+    def read_original(self, name: str, key: str) -> pa.Table | None:
+        """The original kept by :meth:`save_original`; None if there is none."""
+        path = self._original_path(name, key)
+        if not path.exists():
+            return None
+        return validate(name, pq.read_table(path, schema=TABLES[name]))
+
+    def delete_original(self, name: str, key: str) -> None:
+        """Forget the original of part ``key`` of ``name``."""
+        with contextlib.suppress(FileNotFoundError):
+            self._original_path(name, key).unlink()
+
+    def original_keys(self, name: str) -> set[str]:
+        """The keys of the originals kept for ``name``."""
+        folder = self._original_path(name, "x").parent
+        if not folder.is_dir():
+            return set()
+        return {p.stem for p in folder.glob("*.parquet") if not p.name.startswith(".")}
+
+    def table_token(self, name: str, key: str | None = None) -> str:
+        """:meth:`part_token` of a part, or the same for a corpus-level table."""
+        if key is not None:
+            return self.part_token(name, key)
+        try:
+            stat = self.table_path(name).stat()
+        except FileNotFoundError:
+            return ""
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+
     # --- run state -------------------------------------------------------------------
 
     def read_state(self, name: str) -> dict[str, Any]:

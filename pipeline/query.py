@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Literal
@@ -29,8 +30,8 @@ from pipeline.schema import PARTITIONED, TABLES
 
 log = logging.getLogger(__name__)
 
-OutputFormat = Literal["table", "csv", "json", "parquet"]
-FORMATS: tuple[str, ...] = ("table", "csv", "json", "parquet")
+OutputFormat = Literal["table", "csv", "json", "parquet", "xlsx"]
+FORMATS: tuple[str, ...] = ("table", "csv", "json", "parquet", "xlsx")
 
 _EXPLAIN = re.compile(r"^\s*explain(\s+analy[sz]e)?\b", re.IGNORECASE)
 _MAX_CELL_CHARS = 80
@@ -127,7 +128,8 @@ def _plain_table(table: pa.Table) -> str:
 def format_result(
     table: pa.Table, fmt: OutputFormat = "table", dest: Path | None = None
 ) -> str | bytes:
-    """Render a query result: text for ``table``/``csv``/``json`` (JSON lines), bytes for parquet.
+    """Render a query result: text for ``table``/``csv``/``json`` (JSON lines), bytes for
+    parquet and xlsx (a workbook, :func:`pipeline.export.table_workbook`).
 
     With ``dest``, the rendering is also written there atomically (the CLI's ``--output``).
     """
@@ -137,7 +139,28 @@ def format_result(
     return data
 
 
+def _round(value: float | None, single: bool) -> float | None:
+    """``value`` without binary noise: a float32 at its own precision (0.66, not
+    0.6600000262260437), anything else to six decimals (what a sum or average of them shows)."""
+    if value is None or not math.isfinite(value):
+        return value
+    return float(f"{value:.7g}") if single else round(value, 6)
+
+
+def rounded(table: pa.Table) -> pa.Table:
+    """``table`` with its floating-point columns rounded (see :func:`_round`) for text output."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_floating(field.type):
+            single = field.type in (pa.float16(), pa.float32())
+            values = [_round(v, single) for v in table.column(i).to_pylist()]
+            table = table.set_column(i, pa.field(field.name, pa.float64(), field.nullable),
+                                     pa.array(values, type=pa.float64()))
+    return table
+
+
 def _render(table: pa.Table, fmt: str) -> str | bytes:
+    if fmt in ("table", "csv", "json"):
+        table = rounded(table)
     if fmt == "table":
         return _plain_table(table)
     if fmt == "csv":
@@ -151,4 +174,8 @@ def _render(table: pa.Table, fmt: str) -> str | bytes:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         return bytes(sink.getvalue().to_pybytes())
+    if fmt == "xlsx":
+        from pipeline.export import table_workbook
+
+        return table_workbook(table)
     raise QueryError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")

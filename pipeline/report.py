@@ -49,6 +49,9 @@ STANCE_STYLE: dict[str, tuple[str, str, str]] = {
     "mixed": ("#CC79A7", "±", "M"),
 }
 _OTHER_STYLE = ("#e4e7eb", "·", "–")
+# Positions an analyst corrected or added: their evidence is their own, not the stance rows.
+_REVIEWED_OWN = frozenset({"corrected", "added"})
+REVIEW_MARK = "✎"
 _METRICS = ("precision", "recall", "f1")
 _METHODS = {
     "hybrid": "dependency-parse patterns combined with a sentence-embedding classifier",
@@ -86,6 +89,8 @@ class Cell:
     cited: bool
     evidence: list[Evidence]
     n_more: int = 0
+    more: list[Evidence] = field(default_factory=list)  # the quotes behind "and N more"
+    review: str = ""  # "corrected" or "confirmed" when an analyst reviewed it
 
 
 @dataclass
@@ -117,6 +122,7 @@ class ReportData:
     evaluation_facts: list[tuple[str, str]]
     errors: list[dict[str, Any]]
     notes: dict[str, str]
+    review: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -184,17 +190,25 @@ def _evidence(
     positions: list[dict[str, Any]],
     stances: dict[tuple[str, str, str], list[dict[str, Any]]],
     docs: dict[str, dict[str, Any]],
+    cell_stance: str,
 ) -> list[Evidence]:
-    quotes = []
+    """The cell's quotes: those with the cell's own stance first, then by confidence; a quote
+    repeated (the same sentence in two documents or twice in one) appears once."""
+    found = []
     for pos in sorted(positions, key=lambda p: p["doc_id"]):
         doc = docs.get(pos["doc_id"])
         reported_by = None if pos["holder_is_author"] else (
             (doc or {}).get("author_org") or _doc_label(doc, pos["doc_id"]))
-        rows = stances.get((pos["doc_id"], _holder_key(pos), pos["target"])) or [pos]
-        for row in sorted(rows, key=lambda r: -float(r["confidence"])):
-            quotes.append(Evidence(pos["doc_id"], _doc_label(doc, pos["doc_id"]), row["page"],
-                                   row["evidence"], row["stance"], reported_by))
-    return quotes
+        rows = [pos] if pos.get("review") in _REVIEWED_OWN else (
+            stances.get((pos["doc_id"], _holder_key(pos), pos["target"])) or [pos])
+        for row in rows:
+            found.append((row["stance"] != cell_stance, -float(row["confidence"]),
+                          Evidence(pos["doc_id"], _doc_label(doc, pos["doc_id"]), row["page"],
+                                   row["evidence"], row["stance"], reported_by)))
+    quotes: dict[str, Evidence] = {}
+    for _, _, quote in sorted(found, key=lambda f: (f[0], f[1], f[2].doc_id)):
+        quotes.setdefault(" ".join(quote.text.casefold().split()), quote)
+    return list(quotes.values())
 
 
 def _matrix(
@@ -215,14 +229,31 @@ def _matrix(
         holder = HolderRow(name, org["type"] if org else None,
                            any(p["holder_is_author"] for p in every))
         for target, ps in by_target.items():
-            quotes = _evidence(ps, stances, docs)
+            stance = _cell_stance(ps)
+            quotes = _evidence(ps, stances, docs, stance)
             anchor = "ev-" + hashlib.sha1(f"{key}\0{target}".encode()).hexdigest()[:10]
             holder.cells[target] = Cell(
-                name, target, anchor, _cell_stance(ps), len({p["doc_id"] for p in ps}),
+                name, target, anchor, stance, len({p["doc_id"] for p in ps}),
                 not any(p["holder_is_author"] for p in ps), quotes[:max_quotes],
-                max(0, len(quotes) - max_quotes))
+                max(0, len(quotes) - max_quotes), quotes[max_quotes:], _cell_review(ps))
         holders.append(holder)
     return sorted(holders, key=lambda h: (not h.is_author, h.name.casefold()))
+
+
+def _cell_review(positions: list[dict[str, Any]]) -> str:
+    reviews = {p.get("review") for p in positions}
+    if reviews & _REVIEWED_OWN:
+        return "corrected"
+    return "confirmed" if "confirmed" in reviews else ""
+
+
+def _review(positions: list[dict[str, Any]], decisions: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many positions an analyst reviewed, and the decisions that no longer apply."""
+    counts = Counter(str(p.get("review") or "machine") for p in positions)
+    problems = [d for d in decisions if d["status"] in ("stale", "unmatched", "invalid")]
+    return {"reviewed": len(positions) - counts["machine"], "total": len(positions),
+            "counts": {k: counts[k] for k in ("confirmed", "corrected", "added", "rejected")},
+            "decisions": len(decisions), "problems": problems}
 
 
 def _targets(known: list[Target], positions: list[dict[str, Any]]) -> list[Target]:
@@ -240,9 +271,12 @@ def _per_target(targets: list[Target], holders: list[HolderRow]) -> list[dict[st
             cell = holder.cells.get(target.id)
             if cell is not None:
                 by_stance[cell.stance].append(holder.name + (" (cited)" if cell.cited else ""))
-        result.append({"target": target, "by_stance": by_stance,
-                       "counts": {s: len(v) for s, v in by_stance.items()},
-                       "total": sum(len(v) for v in by_stance.values())})
+        counts = {s: len(v) for s, v in by_stance.items()}
+        result.append({"target": target, "by_stance": by_stance, "counts": counts,
+                       "total": sum(counts.values()),
+                       # neutral holders only described the target: not a position taken
+                       "taking": sum(n for s, n in counts.items() if s != "neutral"),
+                       "described": by_stance["neutral"]})
     return result
 
 
@@ -263,8 +297,8 @@ def _clusters(store: OutputStore, docs: dict[str, dict[str, Any]]) -> list[dict[
     return clusters
 
 
-def _argument_notes(store: OutputStore) -> list[str]:
-    arguments = _rows(store, "arguments")
+def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
+    arguments = [a for a in _rows(store, "arguments") if a["doc_id"] not in copies]
     if not arguments:
         return []
     outliers = sum(1 for a in arguments if a["cluster_id"] is None)
@@ -288,34 +322,81 @@ def _periods(first: dt.date, last: dt.date, bucket: str) -> list[str]:
 
 
 def _timeline(positions: list[dict[str, Any]], docs: dict[str, dict[str, Any]],
-              bucket: str) -> dict[str, Any]:
+              bucket: str, targets: list[Target]) -> dict[str, Any]:
+    """Positions per period and stance, for each target apart (support for one option and
+    for another never add up), with every period from the first date to the last."""
     dated = [(docs[p["doc_id"]]["date"], p) for p in positions
              if p["doc_id"] in docs and docs[p["doc_id"]]["date"] is not None]
     if not dated:
-        return {"bucket": bucket, "rows": [], "undated": len(positions)}
+        return {"bucket": bucket, "rows": [], "targets": [], "peak": 0,
+                "undated": len(positions)}
     first, last = min(d for d, _ in dated), max(d for d, _ in dated)
     if bucket == "auto":
         span = (last.year - first.year) * 12 + last.month - first.month + 1
         bucket = "month" if span <= 18 else "quarter"
-    counts: dict[str, Counter[str]] = {p: Counter() for p in _periods(first, last, bucket)}
+    periods = _periods(first, last, bucket)
+    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for date, pos in dated:
-        counts[_period(date.year, date.month, bucket)][pos["stance"]] += 1
-    rows = [{"period": period, **{s: c[s] for s in STANCES[:4]}, "total": sum(c.values())}
-            for period, c in counts.items()]
-    return {"bucket": bucket, "rows": rows, "undated": len(positions) - len(dated)}
+        counts[(pos["target"], _period(date.year, date.month, bucket))][pos["stance"]] += 1
+    per_target: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for target in targets:
+        series = [{"period": period, "target": target.id,
+                   **{s: counts[(target.id, period)][s] for s in STANCES[:4]},
+                   "total": sum(counts[(target.id, period)].values())} for period in periods]
+        if any(r["total"] for r in series):
+            per_target.append({"target": target, "rows": series})
+            rows += [r for r in series if r["total"]]
+    return {"bucket": bucket, "rows": sorted(rows, key=lambda r: periods.index(r["period"])),
+            "targets": per_target, "peak": max((int(r["total"]) for r in rows), default=0),
+            "undated": len(positions) - len(dated)}
 
 
-def _evaluation(evaluation: dict[str, Any] | None) -> tuple[list[dict[str, Any]],
-                                                              list[tuple[str, str]]]:
-    """Rows of every nested dict holding precision/recall/F1, and top-level scalar facts."""
+_SCOPE_WORDS = {
+    "scores": "",
+    "overall": "all positions",
+    "author-held": "held by the document's author",
+    "cited": "cited (reported by another document)",
+    "lenient (conditional = support)": "lenient scoring (conditional counts as support)",
+    "strict": "strict scoring",
+    "per_target": "",
+}
+_FACT_NAMES = {
+    "misses": "Gold positions missed",
+    "false_finds": "False finds (predicted, not in the gold)",
+    "unmatched_documents": "Gold documents not found in the corpus",
+}
+# evaluation.json's count keys -> the report's columns
+_COUNTS = {"tp": "correct", "predicted": "predicted", "gold": "gold", "support": "gold"}
+
+
+def _scope(path: list[str], labels: dict[str, str]) -> str:
+    """An evaluation slice in words: "strict scoring · target: Option 2" for the path
+    ``scores / strict / target option_2``."""
+    words = []
+    for part in path:
+        name = part.removeprefix("target ")
+        if name in labels:
+            words.append(f"target: {labels[name]}")
+        elif _SCOPE_WORDS.get(part, part):
+            words.append(_SCOPE_WORDS.get(part, part).replace("_", " "))
+    return " · ".join(words) or "all positions"
+
+
+def _evaluation(evaluation: dict[str, Any] | None, targets: Sequence[Target] = ()
+                ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Rows of every nested dict holding precision/recall/F1 (with a readable scope and the
+    counts as correct / predicted / gold), and top-level scalar facts and list sizes."""
     if not evaluation:
         return [], []
     rows: list[dict[str, Any]] = []
+    labels = {t.id: t.label for t in targets}
 
     def walk(node: dict[str, Any], path: list[str]) -> None:
         if any(k in node for k in _METRICS):
-            rows.append({"scope": " / ".join(path) or "overall",
-                         **{k: node.get(k) for k in (*_METRICS, "support", "tp", "fp", "fn")}})
+            counts = {column: node[key] for key, column in _COUNTS.items() if key in node}
+            rows.append({"scope": _scope(path, labels), **{k: node.get(k) for k in _METRICS},
+                         **{c: counts.get(c) for c in ("correct", "predicted", "gold")}})
         for key, value in node.items():
             if isinstance(value, dict):
                 walk(value, [*path, str(key)])
@@ -326,10 +407,16 @@ def _evaluation(evaluation: dict[str, Any] | None) -> tuple[list[dict[str, Any]]
                         walk(item, [*path, str(key), str(name)])
 
     walk(evaluation, [])
-    facts = [(str(k), _fmt(v)) for k, v in evaluation.items()
+    facts = [(_FACT_NAMES.get(str(k), str(k)), _fmt(v)) for k, v in evaluation.items()
              if isinstance(v, str | int | float | bool) and k not in _METRICS]
-    facts += [(str(k), f"{len(v)} listed") for k, v in evaluation.items() if isinstance(v, list)]
+    facts += [(_FACT_NAMES.get(str(k), str(k)), str(len(v)))
+              for k, v in evaluation.items() if isinstance(v, list)]
     return rows, facts
+
+
+def evaluation_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The count columns the evaluation rows fill (an empty column is left out)."""
+    return [c for c in ("correct", "predicted", "gold") if any(r.get(c) is not None for r in rows)]
 
 
 def _fmt(value: object) -> str:
@@ -362,14 +449,20 @@ def collect(store: OutputStore, settings: Settings,
     for doc in documents:
         doc["label"] = _doc_label(doc, doc["doc_id"])
     docs = {d["doc_id"]: d for d in documents}
-    positions = _rows(store, "positions")
-    stance_rows = _rows(store, "stances")
+    # a copy of another document's text (copy_of) is listed, but its voice counts once
+    copies = {d["doc_id"] for d in documents if d.get("copy_of")}
+    for doc in documents:
+        original = docs.get(str(doc.get("copy_of")))
+        doc["copy_label"] = original["source_path"] if original else None
+    every_position = [p for p in _rows(store, "positions") if p["doc_id"] not in copies]
+    positions = [p for p in every_position if p.get("review") != "rejected"]
+    stance_rows = [r for r in _rows(store, "stances") if r["doc_id"] not in copies]
     orgs = {o["canonical_id"]: o for o in _rows(store, "organisations")}
     holders = _matrix(positions, stance_rows, docs, orgs, settings.report.max_evidence_per_cell)
     targets = _targets(configured_targets(settings), positions)
     errors = sorted(_rows(store, "errors"), key=lambda e: (e["source_path"], e["stage"]))
     clusters = _clusters(store, docs)
-    eval_rows, eval_facts = _evaluation(evaluation or load_evaluation(store))
+    eval_rows, eval_facts = _evaluation(evaluation or load_evaluation(store), targets)
     organisations = {h.name.casefold() for h in holders} | {
         str(d["author_org"]).casefold() for d in documents if d["author_org"]}
     notes = {
@@ -385,34 +478,35 @@ def collect(store: OutputStore, settings: Settings,
     return ReportData(
         title=settings.report.title,
         generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        summary={"documents": len(documents), "organisations": len(organisations),
+        summary={"documents": len(documents) - len(copies), "copies": len(copies),
+                 "organisations": len(organisations),
                  "positions": len(positions), "holders": len(holders),
                  "clusters": len(clusters), "failed": len({e["source_path"] for e in errors})},
         documents=documents, targets=targets, holders=holders,
         per_target=_per_target(targets, holders), clusters=clusters,
-        argument_notes=_argument_notes(store),
-        timeline=_timeline(positions, docs, settings.report.time_bucket),
+        argument_notes=_argument_notes(store, copies),
+        timeline=_timeline(positions, docs, settings.report.time_bucket, targets),
         method=_method(settings, stance_rows), evaluation=eval_rows, evaluation_facts=eval_facts,
         errors=errors, notes=notes,
+        review=_review(every_position, _rows(store, "corrections")),
     )
 
 
 # --- HTML ---------------------------------------------------------------------------------
 
 
-def _timeline_svg(timeline: dict[str, Any]) -> Markup:
-    """A stacked bar chart of positions per period as inline SVG."""
-    rows = timeline["rows"]
-    if not rows:
+def _timeline_svg(rows: list[dict[str, Any]], peak: int, label: str) -> Markup:
+    """A small stacked bar chart of one target's positions per period as inline SVG; every
+    target's chart shares the scale ``peak``, so their bars compare."""
+    if not rows or not peak:
         return Markup("")
-    bar, gap, height, top, bottom = 46, 18, 180, 16, 40
-    peak = max(r["total"] for r in rows)
-    width = len(rows) * (bar + gap) + gap
+    bar, gap, height, top, bottom, left = 30, 10, 90, 16, 52, 34  # left: the first label
+    width = left + len(rows) * (bar + gap)
     parts = [f'<svg class="timeline" role="img" width="{width}" height="{height + top + bottom}"'
              f' viewBox="0 0 {width} {height + top + bottom}" xmlns="http://www.w3.org/2000/svg">'
-             "<title>Positions per period by stance</title>"]
+             f"<title>Positions on {escape(label)} per period by stance</title>"]
     for i, row in enumerate(rows):
-        x, y = gap + i * (bar + gap), top + height
+        x, y = left + i * (bar + gap), top + height
         for stance in STANCES[:4]:
             n = row[stance]
             if not n:
@@ -422,10 +516,13 @@ def _timeline_svg(timeline: dict[str, Any]) -> Markup:
             parts.append(f'<rect x="{x}" y="{y:.1f}" width="{bar}" height="{h:.1f}" '
                          f'fill="{STANCE_STYLE[stance][0]}"><title>{escape(row["period"])}: '
                          f"{n} {stance}</title></rect>")
-        parts.append(f'<text x="{x + bar / 2}" y="{top + height + 16}" text-anchor="middle">'
+        label_x, label_y = x + bar / 2 + 4, top + height + 12  # slanted: periods never overlap
+        parts.append(f'<text x="{label_x}" y="{label_y}" text-anchor="end" '
+                     f'transform="rotate(-40 {label_x} {label_y})">'
                      f'{escape(row["period"])}</text>')
-        parts.append(f'<text x="{x + bar / 2}" y="{y - 3:.1f}" text-anchor="middle" '
-                     f'class="total">{row["total"]}</text>')
+        if row["total"]:
+            parts.append(f'<text x="{x + bar / 2}" y="{y - 3:.1f}" text-anchor="middle" '
+                         f'class="total">{row["total"]}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -443,8 +540,11 @@ def render_html(data: ReportData) -> str:
     style = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     return env.get_template("report.html.j2").render(
         data=data, stances=STANCES, style_of=stance_style, script=Markup(script),
-        style=Markup(style), script_hash=_csp_hash(script),
-        timeline_svg=_timeline_svg(data.timeline), fmt=_fmt,
+        style=Markup(style), script_hash=_csp_hash(script), review_mark=REVIEW_MARK,
+        timeline_svgs={e["target"].id: _timeline_svg(e["rows"], data.timeline["peak"],
+                                                     e["target"].label)
+                       for e in data.timeline["targets"]},
+        fmt=_fmt, evaluation_columns=evaluation_columns(data.evaluation),
     )
 
 
@@ -486,10 +586,11 @@ def _md_matrix(data: ReportData) -> list[str]:
         return [data.notes["positions"] or "No positions were found.", ""]
     legend = ", ".join(f"{_symbol(s)} = {s}" for s in STANCES)
     rows = [[h.name + ("" if h.is_author else " (cited only)"), h.org_type or ""]
-            + [(_symbol(h.cells[t.id].stance) + (" (cited)" if h.cells[t.id].cited else ""))
+            + [(_symbol(h.cells[t.id].stance) + (" (cited)" if h.cells[t.id].cited else "")
+                + (f" {REVIEW_MARK}" if h.cells[t.id].review == "corrected" else ""))
                if t.id in h.cells else "" for t in data.targets]
             for h in data.holders]
-    return [f"Legend: {legend}.", "",
+    return [f"Legend: {legend}; {REVIEW_MARK} = corrected by an analyst.", "",
             *_md_table(["Holder", "Type"] + [t.label for t in data.targets], rows)]
 
 
@@ -504,11 +605,12 @@ def _md_evidence(data: ReportData) -> list[str]:
             lines.append(f"**{md_cell(holder.name)} → {md_cell(labels[target.id])}**: "
                          f"{cell.stance}")
             lines.append("")
-            lines += [f"- “{md_cell(q.text)}” ({md_cell(q.document)}, {_page(q.page)}"
+            lines += [f"- {_symbol(q.stance)} “{md_cell(q.text)}” ({md_cell(q.document)}, "
+                      f"{_page(q.page)}"
                       + (f"; as reported by {md_cell(q.reported_by)}" if q.reported_by else "")
                       + ")" for q in cell.evidence]
             if cell.n_more:
-                lines.append(f"- … and {cell.n_more} more")
+                lines.append(f"- … and {cell.n_more} more (all in report.html)")
             lines.append("")
     return lines
 
@@ -518,18 +620,25 @@ def _md_sections(data: ReportData) -> list[str]:
     lines = [f"# {md_cell(data.title)}", "", f"Generated {data.generated_at}.", "",
              f"**{s['documents']} documents, {s['organisations']} organisations, "
              f"{s['positions']} positions**; {s['clusters']} argument clusters; "
-             f"{s['failed']} failed files.", "", "## Corpus", ""]
+             f"{s['failed']} failed files."
+             + (f" {s['copies']} documents are copies of another and count once."
+                if s["copies"] else ""), "", "## Corpus", ""]
     lines += _md_table(["Date", "Title", "Author", "Kind", "Pages", "Source"], [
-        [d["date"], d["label"], d["author_org"], d["doc_kind"], d["n_pages"], d["source_path"]]
+        [d["date"], d["label"], d["author_org"], d["doc_kind"], d["n_pages"],
+         d["source_path"] + (f" (copy of {d['copy_label']})" if d["copy_label"] else "")]
         for d in data.documents]) if data.documents else [data.notes["documents"], ""]
     lines += ["## Positions: holders × targets", "", *_md_matrix(data), "## Per target", ""]
     if data.notes["positions"]:
         lines += [data.notes["positions"], ""]
     for entry in [] if data.notes["positions"] else data.per_target:
         lines += [f"### {md_cell(entry['target'].label)}", ""]
-        lines += [f"- **{stance}** ({entry['counts'][stance]}): "
+        lines += [f"- {_symbol(stance)} **{stance}** ({entry['counts'][stance]}): "
                   + "; ".join(md_cell(n) for n in names)
-                  for stance, names in entry["by_stance"].items() if names] or ["- no positions"]
+                  for stance, names in entry["by_stance"].items()
+                  if names and stance != "neutral"] or ["- nobody took a position"]
+        if entry["described"]:
+            lines.append(f"- described it without taking a side ({len(entry['described'])}): "
+                         + "; ".join(md_cell(n) for n in entry["described"]))
         lines.append("")
     lines += ["## Argument clusters", ""]
     lines += [line for note in data.argument_notes for line in (md_cell(note), "")]
@@ -542,23 +651,41 @@ def _md_sections(data: ReportData) -> list[str]:
          for c in data.clusters]) if data.clusters else [data.notes["clusters"], ""]
     lines += ["## Change over time", ""]
     tl = data.timeline
-    lines += _md_table(["Period", *STANCES[:4], "Total"],
-                       [[r["period"], *(r[k] for k in STANCES[:4]), r["total"]]
+    labels = {t.id: t.label for t in data.targets}
+    lines += _md_table(["Period", "Target", *STANCES[:4], "Total"],
+                       [[r["period"], labels.get(r["target"], r["target"]),
+                         *(r[k] for k in STANCES[:4]), r["total"]]
                         for r in tl["rows"]]) if tl["rows"] else ["No dated positions.", ""]
     if tl["undated"]:
         lines += [f"{tl['undated']} positions come from undated documents.", ""]
     lines += ["## Method and accuracy", "", *_md_table(["Aspect", "Detail"], data.method)]
-    lines += _md_table(["Scope", "Precision", "Recall", "F1", "Support"],
-                       [[r["scope"], r["precision"], r["recall"], r["f1"], r["support"]]
+    counts = evaluation_columns(data.evaluation)
+    lines += _md_table(["Scope", "Precision", "Recall", "F1", *(c.capitalize() for c in counts)],
+                       [[r["scope"], r["precision"], r["recall"], r["f1"], *(r[c] for c in counts)]
                         for r in data.evaluation]) if data.evaluation else []
     lines += _md_table(["Fact", "Value"], data.evaluation_facts) if data.evaluation_facts else []
     if data.notes["evaluation"]:
         lines += [data.notes["evaluation"], ""]
+    lines += _md_review(data.review)
     lines += ["## Failed documents", ""]
     lines += _md_table(["Source", "Stage", "Kind", "Reason"],
                        [[e["source_path"], e["stage"], e["kind"], e["message"]]
                         for e in data.errors]) if data.errors else ["None.", ""]
     lines += ["## Evidence", "", *_md_evidence(data)]
+    return lines
+
+
+def _md_review(review: dict[str, Any]) -> list[str]:
+    if not review:
+        return []
+    counts = ", ".join(f"{n} {k}" for k, n in review["counts"].items())
+    lines = ["## Analyst review", "",
+             f"{review['reviewed']} of {review['total']} positions reviewed ({counts}); "
+             f"{review['decisions']} decisions in the corrections file.", ""]
+    if review["problems"]:
+        lines += _md_table(["Line", "Status", "Decision", "Reason"],
+                           [[d["line"], d["status"], d["action"], d["message"]]
+                            for d in review["problems"]])
     return lines
 
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from pipeline.errors import SchemaMismatchError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "3"
 
 _str = pa.string()
 _i32 = pa.int32()
@@ -43,6 +43,7 @@ DOCUMENTS = _schema(
     ("sha256", _str, False),
     ("metadata_source", _str, False),
     ("ingested_at", _ts, False),
+    ("copy_of", _str, True),
 )
 
 PAGES = _schema(
@@ -118,6 +119,7 @@ POSITIONS = _schema(
     ("mixed", pa.bool_(), False),
     ("evidence", _str, False),
     ("page", _i32, True),
+    ("review", _str, False),
 )
 
 ARGUMENTS = _schema(
@@ -173,6 +175,26 @@ ERRORS = _schema(
     ("occurred_at", _ts, False),
 )
 
+# One row per decision in the analyst's corrections file, with what became of it this run
+# (pipeline.corrections).
+CORRECTIONS = _schema(
+    ("line", _i32, False),
+    ("key", _str, False),
+    ("action", _str, False),
+    ("status", _str, False),
+    ("message", _str, True),
+    ("doc_id", _str, True),
+    ("source_path", _str, True),
+    ("holder", _str, True),
+    ("target", _str, True),
+    ("evidence", _str, True),
+    ("old_value", _str, True),
+    ("new_value", _str, True),
+    ("note", _str, True),
+    ("who", _str, True),
+    ("decided_at", _ts, True),
+)
+
 TABLES: dict[str, pa.Schema] = {
     "documents": DOCUMENTS,
     "pages": PAGES,
@@ -185,6 +207,7 @@ TABLES: dict[str, pa.Schema] = {
     "clusters": CLUSTERS,
     "comparison": COMPARISON,
     "errors": ERRORS,
+    "corrections": CORRECTIONS,
 }
 
 # Tables stored as one parquet part per document (or per source file, for errors).

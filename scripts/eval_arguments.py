@@ -70,6 +70,7 @@ def segment(path: Path, author: str | None, settings: Settings) -> tuple[dict[st
         "doc_kind": "unknown", "date": None, "n_pages": None, "n_sentences": len(sentences),
         "n_chars": len(text), "size_bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
         "metadata_source": "eval_arguments", "ingested_at": dt.datetime.now(dt.UTC),
+        "copy_of": None,
     }
     return document, sentences
 

@@ -19,6 +19,40 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
+
+# Exit codes (README, "Exit codes"): 0 done (something succeeded, or nothing needed doing),
+# 1 every new or changed file failed, 2 usage, configuration, output or lock error,
+# 3 the corpus folder holds no files, 143 stopped by SIGTERM.
+EXIT_FAILED, EXIT_USAGE, EXIT_EMPTY = 1, 2, 3
+_MAX_FAILED_NAMED = 5
+
+
+class _PlainHelp:
+    """Help as a person reads it: ``CORPUS``, not typer's ``{corpus}``; no ``<bool>`` type
+    after a plain flag."""
+
+    __slots__ = ()
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        return [piece.strip("{}") for piece in pieces]
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) or getattr(param, "count", False):
+                param.metavar = ""
+        return params
+
+
+class _Command(_PlainHelp, TyperCommand):
+    __slots__ = ()
+
+
+class _Group(_PlainHelp, TyperGroup):
+    __slots__ = ()
+
 
 app = typer.Typer(
     name="stancemap",
@@ -27,12 +61,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Group,
 )
 console = Console()
 err_console = Console(stderr=True)
 
 CorpusArg = Annotated[Path, typer.Argument(help="Folder of documents (searched recursively).",
-                                           exists=True, file_okay=False, resolve_path=True)]
+                                           exists=True, file_okay=False, resolve_path=True,
+                                           metavar="CORPUS")]
 OutOpt = Annotated[str, typer.Option(
     "--out", "-o", help="Output folder of tables and reports, or an fsspec URL (run, serve, "
     "query), e.g. s3://bucket/stancemap: a local staging copy is published there.")]
@@ -42,6 +78,9 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 PasswordOpt = Annotated[str | None, typer.Option(
     "--password", help="Password for encrypted PDFs (or set STANCEMAP_CORPUS__PASSWORD).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run logs.")]
+CorrectionsOpt = Annotated[Path | None, typer.Option(
+    "--corrections", help="The analyst's corrections CSV (default: review.corrections, else "
+    "<OUT name>.corrections.csv beside OUT).", dir_okay=False)]
 
 
 class Runner(StrEnum):
@@ -58,22 +97,87 @@ class Format(StrEnum):
     csv = "csv"
     json = "json"
     parquet = "parquet"
+    xlsx = "xlsx"
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("stancemap")
+        except PackageNotFoundError:
+            found = "unknown (not installed)"
+        console.print(f"stancemap {found}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", help="Show the version and exit.", callback=_version,
+        is_eager=True)] = False) -> None:
+    """Who supports or opposes which policy option, with evidence, across a corpus of
+    policy documents. Outputs are parquet tables, reports and a read-only SQL interface."""
+
+
 @contextlib.contextmanager
 def _expected_errors() -> Iterator[None]:
-    """Turn stancemap's own errors into a one-line message and exit code 2."""
+    """Turn stancemap's own errors, and a file that cannot be read or written, into a
+    one-line message and exit code 2."""
     from pipeline.errors import StancemapError
 
     try:
         yield
     except StancemapError as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise _fail(f"cannot read or write{where}: {exc.strerror or exc}; check the path "
+                    "and its permissions") from None
+
+
+def _check_out(out: str) -> None:
+    """A local output folder is a folder that exists (or can be created) and can be written."""
+    from pipeline.io import is_remote, local_path
+
+    if is_remote(out):
+        return
+    path = local_path(out)
+    if path.exists() and not path.is_dir():
+        raise _fail(f"--out {out} is a file, not a folder: give a folder for the outputs "
+                    "(it is created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _fail(f"cannot create the output folder {out}: {exc.strerror or exc}; choose a "
+                    "folder you can write to") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise _fail(f"cannot write to the output folder {out}: permission denied; choose a "
+                    "folder you can write to")
+
+
+def _has_files(corpus: Path) -> bool:
+    return any(files for _, _, files in os.walk(corpus))
+
+
+def _empty_corpus(corpus: Path, out: str) -> bool:
+    """Warn when CORPUS holds no file; exit at once unless OUT has earlier outputs (whose
+    documents a run then removes, as their files are gone)."""
+    from pipeline.io import is_remote, local_path
+
+    if _has_files(corpus):
+        return False
+    err_console.print(f"[bold yellow]warning:[/] {corpus} holds no files: nothing to ingest. "
+                      "Put the PDF, Word, HTML, Markdown or text documents in it (sub-folders "
+                      "are searched).", highlight=False, soft_wrap=True)
+    if not is_remote(out) and not (local_path(out) / "_state").is_dir():
+        raise typer.Exit(EXIT_EMPTY)
+    return True
 
 
 def _prepare(verbose: bool, password: str | None = None) -> None:
@@ -182,6 +286,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if summary.get("analysis_failed"):
         parts.append(f"{summary['analysis_failed']} failed analysis")
     console.print("summary: " + ", ".join(parts), highlight=False)
+    failed = [*summary.get("failed_files", []), *summary.get("analysis_failed_files", [])]
+    if failed:
+        named = ", ".join(f"{rel} ({why})" for rel, why in failed[:_MAX_FAILED_NAMED])
+        more = len(failed) - _MAX_FAILED_NAMED
+        console.print(f"  failed: {named}" + (f" and {more} more" if more > 0 else "")
+                      + "; reasons in the errors table and the report", highlight=False,
+                      soft_wrap=True)
+    if summary.get("copies"):
+        console.print(f"  copies: {summary['copies']} documents repeat another's text "
+                      "(documents.copy_of) and count once", highlight=False)
     for note in summary.get("notes", []):
         console.print(f"  note: {note}", highlight=False)
 
@@ -191,11 +305,11 @@ def _exit_code(summary: dict[str, Any]) -> int:
     if summary.get("failed", 0) and not summary.get("ingested", 0):
         err_console.print(f"[bold red]error:[/] all {summary['failed']} new or changed files "
                           "failed; see the errors table", highlight=False)
-        return 1
+        return EXIT_FAILED
     return 0
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: PasswordOpt = None,
         runner: Annotated[Runner | None, typer.Option(
             help="Where per-document work runs (default: runtime.runner of the config).")] = None,
@@ -203,7 +317,7 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
             help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")] = None,
         summary_json: Annotated[Path | None, typer.Option(
             help="Also write the run summary to this JSON file.")] = None,
-        verbose: VerboseOpt = False) -> None:
+        corrections: CorrectionsOpt = None, verbose: VerboseOpt = False) -> None:
     """Run the whole pipeline on CORPUS: ingest, entities, stance, arguments, report.
 
     Incremental: unchanged files are skipped, changed ones re-processed, deleted ones removed
@@ -212,41 +326,46 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
     _prepare(verbose, password)
     with _expected_errors():
         settings = _load(config)
+        _check_out(out)
+        empty = _empty_corpus(corpus, out)
         from flows.run import run_flow, run_setup, using
 
         out = _target(out)
         config_arg = str(config) if config else None
         with _locked(out), _progress(), using(run_setup(config_arg, settings)):
             summary = run_flow(str(corpus), out, config_arg,
-                               runner.value if runner else None, dask_address)
-    _print_summary(summary)
-    if summary_json is not None:
-        from pipeline.io import atomic_write_bytes
+                               runner.value if runner else None, dask_address,
+                               str(corrections) if corrections else None)
+        _print_summary(summary)
+        if summary_json is not None:
+            from pipeline.io import atomic_write_bytes
 
-        atomic_write_bytes(summary_json, json.dumps(summary, indent=1, default=str).encode())
+            atomic_write_bytes(summary_json, json.dumps(summary, indent=1, default=str).encode())
     console.print(f"outputs: {out}", highlight=False)
-    raise typer.Exit(_exit_code(summary))
+    raise typer.Exit(EXIT_EMPTY if empty else _exit_code(summary))
 
 
-@app.command()
+@app.command(cls=_Command)
 def ingest(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None,
            password: PasswordOpt = None, verbose: VerboseOpt = False) -> None:
     """Ingest CORPUS into the documents, pages, sentences and errors tables (incremental)."""
     _prepare(verbose, password)
     with _expected_errors():
         settings = _load(config)
+        folder = _local(out, "ingest")
+        _check_out(out)
+        empty = _empty_corpus(corpus, out)
         from flows.run import hold_lock, ingest_flow, run_setup, using
         from pipeline.io import OutputStore
 
-        folder = _local(out, "ingest")
         config_arg = str(config) if config else None
         with hold_lock(OutputStore(folder)), _progress(), using(run_setup(config_arg, settings)):
             summary = ingest_flow(str(corpus), str(folder), config_arg)
     _print_summary(summary)
-    raise typer.Exit(_exit_code(summary))
+    raise typer.Exit(EXIT_EMPTY if empty else _exit_code(summary))
 
 
-@app.command()
+@app.command(cls=_Command)
 def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     """Write OUT/report.html and OUT/report.md from the tables in OUT."""
     _prepare(verbose)
@@ -256,6 +375,7 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
         from pipeline.io import OutputStore
 
         folder = _local(out, "report")
+        _check_out(out)
         config_arg = str(config) if config else None
         with hold_lock(OutputStore(folder)), using(run_setup(config_arg, settings)):
             summary = report_flow(str(folder), config_arg, force=True)
@@ -265,7 +385,7 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
         console.print(f"note: {note}", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; tables are "
                                              "named after the outputs (documents, stances...).")],
           out: OutOpt,
@@ -283,8 +403,10 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
         if not folder.is_dir():
             raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
         table = run_query(sql, folder)
-        if fmt is Format.parquet and output is None:
-            raise _fail("--format parquet needs --output FILE")
+        if fmt in (Format.parquet, Format.xlsx) and output is None:
+            raise _fail(f"--format {fmt.value} needs --output FILE")
+        if output is not None and output.suffix.lower() == ".xlsx" and fmt is Format.table:
+            fmt = Format.xlsx  # a file named .xlsx gets a real workbook
         rendered = format_result(table, fmt.value, output)
     if output is not None:
         console.print(f"wrote {table.num_rows} rows to {output}", highlight=False)
@@ -292,22 +414,34 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
         sys.stdout.write(rendered)
 
 
-@app.command()
-def evaluate(gold: Annotated[Path, typer.Option(help="Gold stances CSV.", exists=True,
-                                                dir_okay=False)],
-             docs: Annotated[Path, typer.Option(help="Folder of the gold documents.",
-                                                exists=True, file_okay=False)],
-             out: OutOpt, config: ConfigOpt = None) -> None:
-    """Score OUT's positions against a gold CSV; write OUT/evaluation.json and .md.
+@app.command(cls=_Command)
+def evaluate(out: OutOpt,
+             gold: Annotated[Path | None, typer.Option(help="Gold stances CSV.", exists=True,
+                                                       dir_okay=False)] = None,
+             docs: Annotated[Path | None, typer.Option(help="Folder of the gold documents.",
+                                                       exists=True, file_okay=False)] = None,
+             corrections: CorrectionsOpt = None, config: ConfigOpt = None) -> None:
+    """Score OUT's positions against a gold CSV (--gold, --docs; writes OUT/evaluation.json
+    and .md), or the machine's own output against the analyst's decisions (--corrections;
+    writes OUT/review_evaluation.json).
 
     Run `stancemap run DOCS --out OUT` first; `stancemap report` then shows the scores.
     """
+    if corrections is not None:
+        _evaluate_review(out, corrections, config)
+    if gold is None and docs is None:
+        if corrections is None:
+            raise _fail("give --gold and --docs, or --corrections")
+        return
+    if gold is None or docs is None:
+        raise _fail("--gold and --docs go together")
     with _expected_errors():
         from pipeline.evaluate import evaluate as score
         from pipeline.io import OutputStore, atomic_write_bytes
 
         settings = _load(config)
         folder = _local(out, "evaluate")
+        _check_out(out)
         store = OutputStore(folder)
         if not store.exists("positions"):
             raise _fail(f"no positions in {out}: run `stancemap run {docs} --out {out}` first")
@@ -325,6 +459,83 @@ def evaluate(gold: Annotated[Path, typer.Option(help="Gold stances CSV.", exists
         console.print(f"wrote {folder / name}", highlight=False)
 
 
+def _evaluate_review(out: str, corrections: Path, config: Path | None) -> None:
+    """``evaluate --corrections``: precision of what the analyst reviewed."""
+    with _expected_errors():
+        from pipeline import corrections as corr
+        from pipeline.io import OutputStore, atomic_write_bytes
+        from pipeline.report import configured_targets
+
+        settings = _load(config)
+        store = OutputStore(_local(out, "evaluate"))
+        targets = {t.id: t.label for t in configured_targets(settings)} or None
+        corpus = corr.Corpus(store, corr.organisation_names(store, settings))
+        scores = corr.score_review(corr.review_positions(store, corrections, targets, corpus))
+        atomic_write_bytes(store.root / "review_evaluation.json",
+                           json.dumps(scores, indent=1).encode("utf-8"))
+    if not scores:
+        console.print(f"no applicable decisions in {corrections}", highlight=False)
+    for group, s in scores.items():
+        precision = "n/a" if s["precision"] is None else f"{s['precision']:.2f}"
+        console.print(f"{group}: precision {precision} ({s['right']} of {s['reviewed']} "
+                      f"reviewed right; {s['wrong_stance']} wrong stance, {s['wrong_holder']} "
+                      f"wrong holder, {s['rejected']} rejected; {s['missed']} missed)",
+                      highlight=False, soft_wrap=True)
+    console.print(f"wrote {store.root / 'review_evaluation.json'}", highlight=False,
+                  soft_wrap=True)
+
+
+@app.command()
+def review(out: OutOpt, port: Annotated[int, typer.Option(
+               help="Port on 127.0.0.1 (default: a free one).", min=0, max=65535)] = 0,
+           corrections: CorrectionsOpt = None, config: ConfigOpt = None,
+           who: Annotated[str | None, typer.Option(
+               help="Name recorded with each decision (default: your user name).")] = None,
+           ) -> None:
+    """Review OUT's positions in the browser: confirm, correct, reject, add missed ones.
+
+    Serves a page on 127.0.0.1 only and prints its URL (with the session's token); Ctrl-C
+    stops it. Decisions go to the corrections file (default OUT's parent folder,
+    <OUT name>.corrections.csv) and nowhere else; the next `stancemap run` applies them.
+    """
+    with _expected_errors():
+        settings = _load(config)
+        folder = _local(out, "review")
+        if not (folder / "positions").is_dir():
+            raise _fail(f"no positions in {out}: run `stancemap run CORPUS --out {out}` first")
+        from pipeline.corrections import corrections_path
+        from pipeline.io import OutputStore
+        from pipeline.review_app import make_server
+        from stancemap.runtime import stancemap_home
+
+        path = corrections_path(str(folder), settings, str(corrections) if corrections else None,
+                                stancemap_home())
+        served = make_server(OutputStore(folder), settings, path, port, who)
+    console.print(f"review page: {served.url}", highlight=False, soft_wrap=True)
+    console.print(f"decisions go to {path}; Ctrl-C to stop", highlight=False, soft_wrap=True)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once stopped
+        served.run()
+    console.print("review stopped", highlight=False)
+
+
+@app.command()
+def export(out: OutOpt, xlsx: Annotated[Path, typer.Option(
+               help="Workbook to write (matrix, positions, themes, comparison, documents, "
+                    "errors, corrections).", dir_okay=False)],
+           config: ConfigOpt = None) -> None:
+    """Write OUT's analysis to one Excel workbook."""
+    with _expected_errors():
+        from pipeline.export import write_workbook
+        from pipeline.io import OutputStore
+
+        settings = _load(config)
+        folder = _local(out, "export")
+        if not folder.is_dir():
+            raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
+        sheets = write_workbook(OutputStore(folder), settings, xlsx)
+    console.print(f"wrote {xlsx} ({', '.join(sheets)})", highlight=False)
+
+
 def _register(settings: Any) -> Any:
     """The entities register for matching holders, when the entities stage is installed."""
     try:
@@ -334,7 +545,7 @@ def _register(settings: Any) -> Any:
     return load_register(settings)
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(corpus: CorpusArg, out: OutOpt,
           cron: Annotated[str, typer.Option(help="When to refresh, as a cron expression (UTC), "
                                             "e.g. '0 6 * * 1' = Mondays 06:00.")],
@@ -349,6 +560,10 @@ def serve(corpus: CorpusArg, out: OutOpt,
     _prepare(verbose)
     with _expected_errors():
         _load(config)
+        _check_out(out)
+        from flows.serve import check_cron
+
+        check_cron(cron)
         from stancemap.runtime import ensure_server
 
         try:

@@ -34,6 +34,8 @@ def configure_prefect(log_level: str = "WARNING") -> None:
     defaults = {
         "PREFECT_HOME": str(stancemap_home() / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # stancemap runs offline: no client telemetry, so no usage-data notice on a terminal
+        "DO_NOT_TRACK": "1",
         # The temporary server's first start (database set-up) can take over Prefect's 20 s
         # default on a busy machine.
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",

@@ -115,3 +115,114 @@ def test_query_reads_outputs_published_at_a_url(tmp_path: Path,
                                  "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert result.output.split() == ['"n"', "3"]
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``stancemap ARGS`` in a fresh process with its own state folder."""
+    env = {**os.environ, "STANCEMAP_HOME": str(tmp_path / "home")}
+    return subprocess.run([sys.executable, "-m", "stancemap.cli", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], code: int, *phrases: str) -> None:
+    text = " ".join(result.stderr.split())
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert text.startswith("error:") and text.count("error:") == 1, text
+    for phrase in phrases:
+        assert phrase in text, text
+
+
+def test_run_with_a_file_for_out(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("A council supports the plan.", encoding="utf-8")
+    out = tmp_path / "out.txt"
+    out.write_text("not a folder", encoding="utf-8")
+    _one_line_error(_cli(tmp_path, "run", str(corpus), "--out", str(out)), 2,
+                    f"--out {out} is a file, not a folder", "give a folder for the outputs")
+    below = out / "sub"
+    _one_line_error(_cli(tmp_path, "ingest", str(corpus), "--out", str(below)), 2,
+                    f"cannot create the output folder {below}", "choose a folder you can write to")
+    assert out.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_serve_refuses_a_bad_cron_before_announcing(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    result = _cli(tmp_path, "serve", str(corpus), "--out", str(tmp_path / "out"), "--cron",
+                  "every monday")
+    _one_line_error(result, 2, '--cron "every monday" is not a cron expression',
+                    '"0 6 * * 1" for Mondays at 06:00')
+    assert "serving" not in result.stdout
+
+
+def test_empty_corpus_warns_and_exits_3(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    result = _cli(tmp_path, "run", str(corpus), "--out", str(tmp_path / "out"))
+    assert result.returncode == 3
+    text = " ".join(result.stderr.split())
+    assert f"warning: {corpus} holds no files: nothing to ingest." in text
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "out" / "documents").exists()
+
+
+def test_evaluate_names_missing_gold_columns(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    store = OutputStore(out)
+    store.write_part("positions", "d1", to_table("positions", []))
+    gold = tmp_path / "bad.csv"
+    gold.write_text("document,organisation,position\nx.txt,A council,support\n",
+                    encoding="utf-8")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _one_line_error(_cli(tmp_path, "evaluate", "--gold", str(gold), "--docs", str(docs),
+                         "--out", str(out)), 2,
+                    f"gold file {gold} lacks the column(s) file, holder, holder_is_author, "
+                    "target, stance (it has: document, organisation, position)",
+                    "a gold CSV has the columns file (or id), holder, holder_is_author, target,"
+                    " stance and optionally evidence")
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"stancemap {version('stancemap')}"
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["ingest"], ["report"], ["query"],
+                                     ["evaluate"], ["serve"]])
+def test_help_has_no_placeholders(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], terminal_width=100)
+    assert result.exit_code == 0
+    assert "<bool>" not in result.output and "{" not in result.output, result.output
+    if command in (["run"], ["ingest"], ["serve"]):
+        assert f"{command[0]} [OPTIONS] CORPUS" in result.output
+
+
+def test_summary_names_the_first_failed_files(capsys: pytest.CaptureFixture[str]) -> None:
+    from stancemap.cli import _print_summary
+
+    failed = [(f"f{i}.pdf", "encrypted" if i % 2 else "empty") for i in range(7)]
+    _print_summary({"ingested": 3, "failed": 6, "failed_files": failed[:6],
+                    "analysis_failed_files": [("g.txt", "stance failed")], "copies": 2})
+    out = " ".join(capsys.readouterr().out.split())
+    assert "summary: 3 ingested, 0 skipped, 6 failed, 0 deleted" in out
+    assert ("failed: f0.pdf (empty), f1.pdf (encrypted), f2.pdf (empty), f3.pdf (encrypted), "
+            "f4.pdf (empty) and 2 more; reasons in the errors table and the report") in out
+    assert "copies: 2 documents repeat another's text (documents.copy_of) and count once" in out
+
+
+def test_prefect_telemetry_and_its_notice_are_off(tmp_path: Path) -> None:
+    code = ("import os; os.environ.pop('DO_NOT_TRACK', None); "
+            "from stancemap.runtime import configure_prefect; configure_prefect(); "
+            "from prefect._internal.analytics.enabled import is_telemetry_enabled; "
+            "print(is_telemetry_enabled())")
+    env = {**os.environ, "STANCEMAP_HOME": str(tmp_path / "home")}
+    env.pop("DO_NOT_TRACK", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, env=env, timeout=120, check=True)
+    assert result.stdout.strip() == "False"

@@ -42,6 +42,7 @@ def _position(
         "mixed": False,
         "evidence": "e",
         "page": None,
+        "review": "machine",
     }
 
 

@@ -382,4 +382,5 @@ def _document_row(
         "sha256": sha,
         "metadata_source": origin,
         "ingested_at": dt.datetime.now(dt.UTC),
+        "copy_of": None,  # set corpus-wide after ingestion (pipeline.copies)
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import statistics
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -40,6 +41,9 @@ _INFLATE_STEP = 1 << 16
 _BODY_TOP, _BODY_BOTTOM = 0.08, 0.92
 _DUPLICATE_SHARE = 0.01
 _MIN_WORDS_PER_COLUMN_LINE = 3
+# A gap between lines this many times the usual line pitch separates paragraphs.
+_PARAGRAPH_GAP = 1.3
+_PARAGRAPH_END = (".", ",", ";", ":", "!", "?", ")", "”", '"', "’")
 
 
 def extract_pdf(
@@ -156,8 +160,25 @@ def _plumber_page_text(page: Page) -> str:
     lines = _group_lines(words)
     gutters = _find_gutters(lines, float(page.height))
     if not gutters:
-        return str(page.extract_text() or "")
+        return _paragraph_text(page.extract_text_lines(return_chars=False))
     return _columns_text(lines, gutters, float(page.height))
+
+
+def _paragraph_text(lines: list[dict[str, Any]]) -> str:
+    """The page's lines, with a blank line where a wider vertical gap than the page's usual
+    line pitch ends a paragraph after punctuation: a numbered question's label ("... ICS,")
+    and the answer set below it stay apart, as in the text they were laid out from. A gap
+    after a line without punctuation (a heading, a wrapped phrase) is left to the structure
+    rules."""
+    pitches = [b["top"] - a["top"] for a, b in itertools.pairwise(lines) if b["top"] > a["top"]]
+    usual = statistics.median(pitches) if pitches else 0.0
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if i and usual and line["top"] - lines[i - 1]["top"] > _PARAGRAPH_GAP * usual \
+                and out[-1].rstrip().endswith(_PARAGRAPH_END):
+            out.append("")
+        out.append(str(line["text"]))
+    return "\n".join(out)
 
 
 def _has_duplicate_chars(chars: list[dict[str, Any]]) -> bool:

@@ -7,6 +7,8 @@ sentence); spaCy splits the blocks. Long blocks are cut into chunks of at most
 
 from __future__ import annotations
 
+import itertools
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -71,10 +73,28 @@ def sentence_spans(texts: Sequence[str], split: Splitter) -> list[list[Span]]:
     for (i, base, _), spans in zip(pieces, found, strict=True):
         text = texts[i]
         for s, e in spans:
-            span = _trim(text, base + s, base + e)
-            if span is not None:
-                out[i].append(span)
+            for start, end in _answer_breaks(text, base + s, base + e):
+                span = _trim(text, start, end)
+                if span is not None:
+                    out[i].append(span)
     return out
+
+
+# A question ends and its answer begins: "...next decade? The Council supports ...", or a
+# question label opens after a finished sentence: "... areas. Question 2: We disagree ...".
+_ANSWER_BREAK = re.compile(
+    r"(?<=\?)[)\]\"”’']?\s+(?=[\"“‘(]?[A-Z0-9])"
+    r"|(?<=[.!?:])[)\]\"”’']?\s+(?=(?:Question|Q)\s?\d{1,2}[a-z]?\s?[:.)]\s)"
+)
+
+
+def _answer_breaks(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut where a question ends and an answer starts (the statistical
+    splitter often runs a question and the answer after it together when a PDF gives no
+    paragraph break between them)."""
+    cuts = [m.end() for m in _ANSWER_BREAK.finditer(text, start, end)]
+    bounds = [start, *cuts, end]
+    return list(itertools.pairwise(bounds))
 
 
 def _trim(text: str, start: int, end: int) -> Span | None:

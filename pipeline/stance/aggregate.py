@@ -68,6 +68,7 @@ def aggregate_positions(stances: pa.Table, document: dict[str, Any]) -> pa.Table
                 "mixed": supporting > 0 and counts["oppose"] > 0,
                 "evidence": best["evidence"],
                 "page": best["page"],
+                "review": "machine",
             }
         )
     return to_table("positions", out) if out else empty_table("positions")

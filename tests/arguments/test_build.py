@@ -47,6 +47,7 @@ def _corpus() -> tuple[pa.Table, pa.Table, pa.Table]:
             "author_confidence": None, "doc_kind": "response", "date": None, "n_pages": 1,
             "n_sentences": len(texts), "n_chars": 0, "size_bytes": 0, "sha256": doc_id,
             "metadata_source": "test", "ingested_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            "copy_of": None,
         })
         sentences.extend({
             "sentence_id": f"{doc_id}-{i:05d}", "doc_id": doc_id, "idx": i, "page": 1 + i // 4,

@@ -50,7 +50,7 @@ def test_real_embeddings_find_and_group_arguments(tmp_path: Path) -> None:
         "author_org": "Westshire Council", "author_org_id": None, "author_confidence": None,
         "doc_kind": "response", "date": None, "n_pages": None, "n_sentences": len(TEXTS),
         "n_chars": 0, "size_bytes": 0, "sha256": "x", "metadata_source": "test",
-        "ingested_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}])
+        "ingested_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "copy_of": None}])
     cache = cached_embedder(OutputStore(tmp_path), settings)
     classifier = load_classifier(settings)
 

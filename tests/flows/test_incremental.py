@@ -153,7 +153,7 @@ def test_fingerprints_change_only_downstream(tmp_path: Path) -> None:
         update={"stance": settings.stance.model_copy(update={"targets": targets})})
     before, after = inc.stage_fingerprints(settings), inc.stage_fingerprints(changed)
     same = {k for k in before if before[k] == after[k]}
-    assert same == {"ingest", "entities", "organisations"}
+    assert same == {"ingest", "copies", "entities", "organisations"}
 
 
 def test_garbage_collection_removes_temporary_files_of_killed_writes(tmp_path: Path) -> None:

@@ -148,3 +148,26 @@ def test_settings_and_fingerprints_are_loaded_once_per_run(
     summary = _run(tiny_corpus, tmp_path / "out")
     assert _counts(summary) == (3, 0, 1, 0)
     assert sorted(calls) == ["fingerprints", "settings"]
+
+
+def test_copies_are_one_voice_and_follow_deletions(prefect_api: str, tiny_corpus: Path,
+                                                   tmp_path: Path) -> None:
+    """The same text saved twice (another format, a re-save) is marked a copy after the run;
+    when the canonical file goes, the copy becomes canonical on the next run."""
+    from flows.run import ingest_flow
+
+    text = (tiny_corpus / "alpha-council-response.txt").read_text(encoding="utf-8")
+    (tiny_corpus / "resaved-alpha-response.md").write_text(
+        text.replace("\n\n", "\n\n\n") + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    store = OutputStore(out)
+    summary = ingest_flow(str(tiny_corpus), str(out))
+    assert summary["copies"] == 1
+    original = _doc_id(out, "alpha-council-response.txt")
+    copy_of = {r["source_path"]: r["copy_of"] for r in store.read_table("documents").to_pylist()}
+    assert copy_of == {"alpha-council-response.txt": None,
+                       "resaved-alpha-response.md": original,
+                       "beta-trust-briefing.md": None, "gamma-network-note.txt": None}
+    (tiny_corpus / "alpha-council-response.txt").unlink()
+    assert ingest_flow(str(tiny_corpus), str(out))["copies"] == 0
+    assert all(r["copy_of"] is None for r in store.read_table("documents").to_pylist())

@@ -320,3 +320,37 @@ def test_threads_give_the_same_rows(write_file: WriteFile, settings: Settings) -
     with ThreadPoolExecutor(max_workers=3) as pool:
         together = list(pool.map(lambda s: ingest_document(s, settings).sentences, sources))
     assert all(a.equals(b) for a, b in zip(alone, together, strict=True))
+
+
+# A consultation answer laid out as a PDF: the question label's line ends with a comma and
+# the answer starts a new paragraph (a wider gap), then a question run into its answer.
+ANSWER_PAGES = [
+    [
+        "Consultation answers",
+        "Question 1: Drawing on our years of joint work with the health alliance and the wider",
+        "integrated care system,",
+        "",
+        "Exampleton Council supports making integrated care systems statutory in every area.",
+        "However, leaders need time to build trust.",
+        "Do you agree that a statutory body gives more incentive to collaborate? The Council",
+        "does not agree, because councils would lose their equal place at the table.",
+        "Question 3 covers membership, which we leave to systems. Question 4: We support",
+        "delegation once systems are ready.",
+    ],
+]
+
+
+@pytest.mark.parametrize("extractor", ["pdfplumber", "pdfium"])
+def test_pdf_question_and_answer_are_separate_sentences(
+    write_file: WriteFile, settings: Settings, extractor: str
+) -> None:
+    data = pdf_bytes(ANSWER_PAGES)
+    result = ingest(write_file("answers.pdf", data), with_ingest(settings, pdf_extractor=extractor))
+    found = texts(result)
+    assert "Exampleton Council supports making integrated care systems statutory in every area." \
+        in found or extractor == "pdfium"  # pdfium gives no line positions: no paragraph gaps
+    assert "Do you agree that a statutory body gives more incentive to collaborate?" in found
+    assert ("The Council does not agree, because councils would lose their equal place at the "
+            "table.") in found
+    assert "Question 3 covers membership, which we leave to systems." in found
+    assert "Question 4: We support delegation once systems are ready." in found

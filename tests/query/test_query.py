@@ -51,6 +51,7 @@ def test_positions_by_document_kind(out: Path) -> None:
     sql = """
         SELECT d.doc_kind, p.stance, count(*) AS n
         FROM positions p JOIN documents d USING (doc_id)
+        WHERE d.copy_of IS NULL
         GROUP BY ALL ORDER BY d.doc_kind, p.stance
     """
     assert run_query(sql, out).to_pylist() == [
@@ -157,7 +158,7 @@ def test_temporary_part_files_are_not_read(tmp_path: Path) -> None:
     rows = [{**run_query("SELECT * FROM documents LIMIT 1", root).to_pylist()[0], "doc_id": "x"}]
     pq.write_table(pa.Table.from_pylist(rows, schema=TABLES["documents"]),
                    root / "documents" / ".x.parquet.tmp-1")
-    assert run_query("SELECT count(*) AS n FROM documents", root).to_pylist() == [{"n": 4}]
+    assert run_query("SELECT count(*) AS n FROM documents", root).to_pylist() == [{"n": 5}]
 
 
 def test_formats(tmp_path: Path, out: Path) -> None:
@@ -196,3 +197,15 @@ def test_documented_examples_run(out: Path, repo_root: Path) -> None:
         "Exampleton Borough Council", "Riverside District Council"]
     assert results[3].column("label").to_pylist() == ["local voice"]
     assert results[4].column("cited").to_pylist() == ["Local Government Association"]
+
+
+def test_text_formats_show_rounded_numbers(out: Path) -> None:
+    table = run_query("SELECT CAST(0.66 AS FLOAT) AS c, avg(CAST(0.66 AS FLOAT)) AS mean, "
+                      "CAST('NaN' AS DOUBLE) AS odd, CAST(NULL AS FLOAT) AS none, "
+                      "1234567.125::DOUBLE AS big", out)
+    assert format_result(table, "table").splitlines()[2].split() == [
+        "0.66", "0.66", "nan", "1234567.125"]
+    assert format_result(table, "csv").splitlines()[1] == "0.66,0.66,nan,,1234567.125"
+    row = json.loads(str(format_result(table, "json")))
+    assert (row["c"], row["mean"], row["none"], row["big"]) == (0.66, 0.66, None, 1234567.125)
+    assert run_query("SELECT CAST(0.66 AS FLOAT) AS c", out).column("c").type == pa.float32()

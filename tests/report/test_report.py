@@ -79,8 +79,8 @@ def test_matrix_has_a_cell_for_each_holder_and_target(
 
 def test_summary_counts_and_per_target(store: OutputStore, settings: Settings) -> None:
     data = collect(store, settings)
-    assert data.summary == {"documents": 4, "organisations": 4, "positions": 7, "holders": 4,
-                            "clusters": 2, "failed": 1}
+    assert data.summary == {"documents": 4, "copies": 1, "organisations": 4, "positions": 7,
+                            "holders": 4, "clusters": 2, "failed": 1}
     option_2 = next(e for e in data.per_target if e["target"].id == "option_2")
     assert option_2["counts"] == {"support": 1, "oppose": 2, "conditional": 0, "neutral": 0,
                                   "mixed": 0}
@@ -89,7 +89,8 @@ def test_summary_counts_and_per_target(store: OutputStore, settings: Settings) -
     option_1 = next(e for e in data.per_target if e["target"].id == "option_1")
     assert option_1["by_stance"]["support"] == ["Local Government Association (cited)"]
     html = render_report(store, settings).html
-    assert re.search(r"<b>4</b> documents</li>\s*<li><b>4</b> organisations</li>\s*"
+    assert re.search(r"<b>4</b> documents <small>\(\+ 1 copy counted once\)</small></li>\s*"
+                     r"<li><b>4</b> organisations</li>\s*"
                      r"<li><b>7</b> positions</li>", html)
 
 
@@ -163,15 +164,23 @@ def test_clusters_timeline_and_notes(store: OutputStore, settings: Settings) -> 
         "Exampleton Borough Council", "Riverside District Council"]
     assert data.argument_notes == ["4 argument units; 1 not in any cluster (outliers)."]
     assert data.timeline["bucket"] == "month"
-    assert data.timeline["rows"] == [
-        {"period": "2020-12", "support": 1, "oppose": 1, "conditional": 1, "neutral": 0,
-         "total": 3},
-        {"period": "2021-01", "support": 2, "oppose": 1, "conditional": 1, "neutral": 0,
-         "total": 4},
+    option_2 = next(e for e in data.timeline["targets"] if e["target"].id == "option_2")
+    assert option_2["rows"] == [
+        {"period": "2020-12", "target": "option_2", "support": 0, "oppose": 1,
+         "conditional": 0, "neutral": 0, "total": 1},
+        {"period": "2021-01", "target": "option_2", "support": 1, "oppose": 1,
+         "conditional": 0, "neutral": 0, "total": 2},
     ]
+    assert [e["target"].id for e in data.timeline["targets"]] == [
+        "option_1", "option_2", "q1_statutory_footing", "q4_delegated_commissioning"]
+    assert [(r["period"], r["target"], r["total"]) for r in data.timeline["rows"]] == [
+        ("2020-12", "option_1", 2), ("2020-12", "option_2", 1), ("2021-01", "option_2", 2),
+        ("2021-01", "q1_statutory_footing", 1), ("2021-01", "q4_delegated_commissioning", 1)]
+    assert data.timeline["peak"] == 2
     assert data.timeline["undated"] == 0
     html = render_report(store, settings).html
-    assert html.count("<svg") == 1
+    assert html.count("<svg") == 4  # one small chart per target with dated positions
+    assert "<figcaption>Option 2: statutory body</figcaption>" in html
 
 
 def test_stance_values_outside_the_legend(store: OutputStore, settings: Settings) -> None:
@@ -188,7 +197,7 @@ def test_quarter_buckets(store: OutputStore, settings: Settings) -> None:
     report = settings.report.model_copy(update={"time_bucket": "quarter"})
     data = collect(store, settings.model_copy(update={"report": report}))
     assert [(r["period"], r["total"]) for r in data.timeline["rows"]] == [
-        ("2020 Q4", 3), ("2021 Q1", 4)]
+        ("2020 Q4", 2), ("2020 Q4", 1), ("2021 Q1", 2), ("2021 Q1", 1), ("2021 Q1", 1)]
 
 
 def test_timeline_fills_gaps_and_switches_to_quarters(
@@ -199,9 +208,10 @@ def test_timeline_fills_gaps_and_switches_to_quarters(
         {**row, "date": dt.date(2022, 6, 1)}]))
     timeline = collect(store, settings).timeline
     assert timeline["bucket"] == "quarter"
-    assert [(r["period"], r["total"]) for r in timeline["rows"]] == [
-        ("2020 Q4", 3), ("2021 Q1", 2), ("2021 Q2", 0), ("2021 Q3", 0), ("2021 Q4", 0),
-        ("2022 Q1", 0), ("2022 Q2", 2)]
+    option_2 = next(e for e in timeline["targets"] if e["target"].id == "option_2")
+    assert [(r["period"], r["total"]) for r in option_2["rows"]] == [
+        ("2020 Q4", 1), ("2021 Q1", 1), ("2021 Q2", 0), ("2021 Q3", 0), ("2021 Q4", 0),
+        ("2022 Q1", 0), ("2022 Q2", 1)]
 
 
 def test_evaluation_lists_of_scores(store: OutputStore, settings: Settings) -> None:
@@ -209,8 +219,8 @@ def test_evaluation_lists_of_scores(store: OutputStore, settings: Settings) -> N
                                "f1": 0.667}]}
     data = collect(store, settings, evaluation)
     assert [(r["scope"], r["recall"]) for r in data.evaluation] == [
-        ("targets / option_1", 1.0)]
-    assert data.evaluation_facts == [("targets", "1 listed")]
+        ("targets · target: Option 1: statutory committee", 1.0)]
+    assert data.evaluation_facts == [("targets", "1")]
 
 
 def test_evaluation_given_or_read_from_file(store: OutputStore, settings: Settings) -> None:
@@ -220,11 +230,11 @@ def test_evaluation_given_or_read_from_file(store: OutputStore, settings: Settin
     (store.root / "evaluation.json").write_text(json.dumps(EVALUATION), encoding="utf-8")
     for data in (collect(store, settings), collect(store, settings, EVALUATION)):
         assert [(r["scope"], r["f1"]) for r in data.evaluation] == [
-            ("overall", 0.818), ("per_target / option_2", 0.667)]
-        assert data.evaluation_facts == [("gold", "hand-made"), ("misses", "2 listed")]
+            ("all positions", 0.818), ("target: Option 2: statutory body", 0.667)]
+        assert data.evaluation_facts == [("gold", "hand-made"), ("Gold positions missed", "2")]
         assert data.notes["evaluation"] == ""
     markdown = render_report(store, settings).markdown
-    assert "| overall | 0.900 | 0.750 | 0.818 | 12 |" in markdown
+    assert "| all positions | 0.900 | 0.750 | 0.818 | 12 |" in markdown
 
 
 def test_partial_outputs_say_not_available(tmp_path: Path, settings: Settings) -> None:
@@ -239,8 +249,8 @@ def test_partial_outputs_say_not_available(tmp_path: Path, settings: Settings) -
 
 def test_empty_corpus(tmp_path: Path, settings: Settings) -> None:
     report = render_report(OutputStore(tmp_path / "empty"), settings)
-    assert report.data.summary == {"documents": 0, "organisations": 0, "positions": 0,
-                                   "holders": 0, "clusters": 0, "failed": 0}
+    assert report.data.summary == {"documents": 0, "copies": 0, "organisations": 0,
+                                   "positions": 0, "holders": 0, "clusters": 0, "failed": 0}
     assert "No documents have been ingested." in report.html
     assert "None: every file was processed." in report.html
     assert report.markdown.startswith("# stancemap")
@@ -272,7 +282,7 @@ def test_markdown_tables(store: OutputStore, settings: Settings) -> None:
             in markdown)
     assert ("| Local Government Association (cited only) | membership_body | ✓ S (cited) |"
             in markdown)
-    assert "| 2021-01 | 2 | 1 | 1 | 0 | 4 |" in markdown
+    assert "| 2021-01 | Option 2: statutory body | 1 | 1 | 0 | 0 | 2 |" in markdown
     table_lines = [line for line in markdown.splitlines() if line.startswith("|")]
     header_cols = {line.count(" | ") for line in table_lines if line.startswith("| Holder")}
     assert header_cols == {6}
@@ -298,3 +308,64 @@ def test_write_report_and_artifacts(tmp_path: Path, store: OutputStore,
                        "Option 2: statutory body": "oppose", "Statutory footing": "",
                        "Delegated commissioning": "", "Place subsidiarity": ""}
     assert len(rows) == 4
+
+
+def test_copies_count_once(store: OutputStore, settings: Settings) -> None:
+    """d5 is the PDF of d1 (copy_of): its misreading never makes the cell mixed."""
+    data = collect(store, settings)
+    exampleton = next(h for h in data.holders if h.name == "Exampleton Borough Council")
+    assert exampleton.cells["option_1"].stance == "conditional"
+    assert {q.doc_id for c in exampleton.cells.values() for q in c.evidence} == {"d1"}
+    assert [d["copy_label"] for d in data.documents if d["doc_id"] == "d5"] == ["corpus/d1.txt"]
+    report = render_report(store, settings)
+    assert "copy of corpus/d1.txt: counted once" in report.html
+    assert "(+ 1 copy counted once)" in report.html
+    assert "| corpus/d5.pdf (copy of corpus/d1.txt) |" in report.markdown
+    assert "1 documents are copies of another and count once." in report.markdown
+
+
+def _add_stances(store: OutputStore, rows: list[tuple[str, float, str]]) -> None:
+    old = store.read_table("stances", {"d1"}).to_pylist()
+    template = next(r for r in old if r["target"] == "option_2")
+    new = [{**template, "stance_id": f"extra-{i}", "stance": stance, "confidence": confidence,
+            "evidence": text} for i, (stance, confidence, text) in enumerate(rows)]
+    store.write_part("stances", "d1", to_table("stances", old + new))
+
+
+def test_evidence_puts_the_cells_stance_first_drops_repeats_and_keeps_the_rest(
+        store: OutputStore, settings: Settings) -> None:
+    _add_stances(store, [
+        ("neutral", 0.99, "Option 2 would create a statutory body for each system."),
+        ("oppose", 0.6, "We  cannot support a body that absorbs the COMMISSIONING groups."),
+        ("oppose", 0.7, "Councils would be junior partners in such a body."),
+    ])
+    report = settings.report.model_copy(update={"max_evidence_per_cell": 2})
+    data = collect(store, settings.model_copy(update={"report": report}))
+    cell = next(h for h in data.holders if h.name == "Exampleton Borough Council"
+                ).cells["option_2"]
+    assert cell.stance == "oppose"
+    assert [(q.stance, q.text[:20]) for q in cell.evidence] == [
+        ("oppose", "We cannot support a "), ("oppose", "Councils would be ju")]
+    assert [q.stance for q in cell.more] == ["neutral"]
+    assert cell.n_more == 1
+    html = render_report(store, settings.model_copy(update={"report": report})).html
+    assert re.search(r'<details class="more"><summary>… and 1 more</summary>\s*<ul>\s*<li>'
+                     r'<span class="badge s-neutral"', html)
+    markdown = render_report(store, settings).markdown
+    assert ("- ✗ O “We cannot support a body that absorbs the commissioning groups.” "
+            "(Response of Exampleton, p. 2)") in markdown
+
+
+def test_per_target_separates_holders_who_only_described_it(
+        store: OutputStore, settings: Settings) -> None:
+    rows = store.read_table("positions", {"d2"}).to_pylist()
+    store.write_part("positions", "d2", to_table("positions", [
+        *rows, {**rows[0], "target": "option_1", "stance": "neutral"}]))
+    data = collect(store, settings)
+    option_1 = next(e for e in data.per_target if e["target"].id == "option_1")
+    assert option_1["described"] == ["North Vale ICS"]
+    assert option_1["taking"] == 2
+    html = render_report(store, settings).html
+    assert "Described it without taking a side (1): North Vale ICS" in html
+    assert "- described it without taking a side (1): North Vale ICS" in render_report(
+        store, settings).markdown

@@ -22,6 +22,7 @@ import pytest
 from pipeline.config import Settings
 from pipeline.io import OutputStore
 from pipeline.report import render_report, write_report
+from pipeline.schema import to_table
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 pytestmark = pytest.mark.skipif(
@@ -45,9 +46,11 @@ def _console(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
 
 
-def _screenshot(page: Path, tmp: Path, name: str) -> Path:
+def _screenshot(page: Path, tmp: Path, name: str, size: str = "1400,2000") -> Path:
+    """A PNG of the page's first ``size`` pixels, copied to ``$STANCEMAP_SCREENSHOT_DIR``
+    when set (``docs/images/report-top.png`` is made this way)."""
     shot = tmp / name
-    _chromium(page, tmp, f"--screenshot={shot}", "--window-size=1400,2000")
+    _chromium(page, tmp, f"--screenshot={shot}", f"--window-size={size}")
     assert shot.read_bytes()[:8] == PNG_MAGIC
     assert shot.stat().st_size > 20_000
     target = os.environ.get("STANCEMAP_SCREENSHOT_DIR")
@@ -74,8 +77,9 @@ def test_report_opens_without_console_errors(
     assert html_tag is not None
     assert 'data-js-ok="1"' in html_tag.group(0)
     assert "data-js-errors" not in html_tag.group(0)
-    assert len(re.findall(r"<th [^>]*sortable-th", result.stdout)) == 8 + 8 + 5
+    assert len(re.findall(r"<th [^>]*sortable-th", result.stdout)) == 8 + 8 + 7 + 5
     _screenshot(page, tmp_path, "report-screenshot.png")
+    _screenshot(page, tmp_path, "report-top.png", "1280,1000")
 
 
 def test_empty_report_opens_without_console_errors(
@@ -131,3 +135,34 @@ def test_evidence_panel_closes(tmp_path: Path, store: OutputStore, settings: Set
     result = _chromium(page, tmp_path, "--dump-dom")
     assert _console(result.stderr) == []
     assert 'data-panel="true/false"' in result.stdout
+
+
+def test_more_evidence_opens_in_the_panel(
+    tmp_path: Path, store: OutputStore, settings: Settings
+) -> None:
+    """"… and N more" in a cell's pop-up is a control that shows the remaining quotes."""
+    rows = store.read_table("stances", {"d1"}).to_pylist()
+    first = next(r for r in rows if r["target"] == "option_2")
+    store.write_part("stances", "d1", to_table("stances", [*rows, *(
+        {**first, "stance_id": f"more-{i}", "stance": "neutral", "confidence": 0.5,
+         "evidence": f"Option 2 is described in paragraph {i}."} for i in range(3))]))
+    report = settings.report.model_copy(update={"max_evidence_per_cell": 1})
+    html = render_report(store, settings.model_copy(update={"report": report})).html
+    script = (
+        "document.querySelector('td.cell[data-holder=\"Exampleton Borough Council\"]"
+        "[data-target=\"option_2\"] a').click();"
+        "var more = document.querySelector('#panel details.more');"
+        "var before = more.querySelector('li').checkVisibility();"
+        "more.querySelector('summary').click();"
+        "document.documentElement.setAttribute('data-more', before + '/' + more.open + '/' +"
+        " more.querySelector('li').checkVisibility());"
+    )
+    page = tmp_path / "more.html"
+    page.write_text(_with_test_script(html, script), encoding="utf-8")
+    result = _chromium(page, tmp_path, "--dump-dom")
+    assert _console(result.stderr) == []
+    assert 'data-more="false/true/true"' in result.stdout
+    dialog = re.search(r'<dialog id="panel" open="">(.*?)</dialog>', result.stdout, re.S)
+    assert dialog is not None
+    assert "… and 3 more" in dialog.group(1)
+    assert dialog.group(1).count("Option 2 is described in paragraph") == 3

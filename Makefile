@@ -6,6 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORPUS ?= corpus
 OUT ?= outputs
+BENCH_ARGS ?=
 SHARED ?= ../shared
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -44,7 +45,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(OUT)

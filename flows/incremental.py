@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from flows.catalog import CATALOG, document_tables
+from flows.catalog import CATALOG, document_tables, stages
 from pipeline.config import Settings
 from pipeline.io import OutputStore, part_key
 from pipeline.schema import SCHEMA_VERSION
@@ -122,11 +122,18 @@ class Manifest:
 
     @classmethod
     def load(cls, store: OutputStore) -> Manifest:
-        """Read the manifest of ``store`` (empty when absent or of another version)."""
+        """Read the manifest of ``store`` (empty when absent, of another version or not of
+        the expected shape: a damaged manifest is a lost one, and the run redoes every file)."""
         data = store.read_state(MANIFEST)
         if data.get("version") != MANIFEST_VERSION:
             return cls(store)
-        return cls(store, dict(data.get("files", {})), dict(data.get("corpus", {})))
+        files, corpus = data.get("files", {}), data.get("corpus", {})
+        problem = _shape_problem(files, corpus)
+        if problem:
+            log.warning("ignoring the damaged manifest of %s (%s): every file is redone",
+                        store.root, problem)
+            return cls(store)
+        return cls(store, dict(files), dict(corpus))
 
     def commit(self) -> None:
         """Atomically write the manifest: the commit point of every change made so far."""
@@ -145,6 +152,113 @@ class Manifest:
         """A hash of every document and the stages done on it: corpus-level stages' input."""
         return _hash(sorted((rel, e.get("doc_id") or "", e.get("stages", {}))
                             for rel, e in self.files.items()))
+
+
+_ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "sha256": str, "doc_id": (str, type(None)), "size": int, "mtime_ns": int,
+    "sidecar": (list, type(None)), "stages": dict, "errors": dict}
+
+
+def _shape_problem(files: Any, corpus: Any) -> str | None:
+    """What is wrong with a manifest's ``files`` and ``corpus`` (None if nothing)."""
+    if not isinstance(files, dict) or not isinstance(corpus, dict):
+        return "files and corpus must be mappings"
+    if not all(isinstance(v, str) for v in corpus.values()):
+        return "corpus values must be text"
+    for rel, entry in files.items():
+        if not isinstance(entry, dict):
+            return f"the entry of {rel} is not a mapping"
+        for key, types in _ENTRY_TYPES.items():
+            if not isinstance(entry.get(key), types) or isinstance(entry.get(key), bool):
+                return f"{rel}: {key} has the wrong type"
+        for key in ("stages", "errors"):
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in entry[key].items()):
+                return f"{rel}: {key} must map text to text"
+    return None
+
+
+# What each corpus-level stage writes: a run rebuilds a stage when any of it is missing.
+CORPUS_TABLES = {stage.name: stage.writes for stage in stages("corpus", "analyse")}
+REPORT_FILES = ("report.html", "report.md")
+
+
+def output_inside_corpus(corpus: Path, out: Path) -> list[str]:
+    """A note (and a warning) when the output folder is inside the corpus: discovery leaves
+    it out, so a run never reads its own outputs."""
+    corpus, out = Path(os.path.abspath(corpus)), Path(os.path.abspath(out))
+    if out == corpus or corpus not in out.parents:
+        return []
+    note = (f"the output folder {out} is inside the corpus {corpus}: it is not ingested "
+            "(better keep outputs outside the corpus)")
+    log.warning("%s", note)
+    return [note]
+
+
+def count_copies(summary: dict[str, Any], copies: list[tuple[str, str]],
+                 done: set[str]) -> None:
+    """Count the files of this run that are identical copies of another as ``identical``, not
+    ``ingested``, with a note naming each (up to five)."""
+    new = [(copy, listed) for copy, listed in copies if copy in done]
+    if not new:
+        return
+    summary["ingested"] -= sum(1 for copy, _ in new if copy in done)
+    summary["identical"] = summary.get("identical", 0) + len(new)
+    shown = "; ".join(f"{copy} = {listed}" for copy, listed in new[:5])
+    more = f" and {len(new) - 5} more" if len(new) > 5 else ""
+    summary["notes"].append(f"{len(new)} files are identical copies of another file, "
+                            f"counted once: {shown}{more}")
+
+
+# The tables each per-document stage writes for a document (ingest: its doc_id parts).
+STAGE_TABLES = {stage.name: tuple(t for t in stage.writes if t != "errors")
+                for stage in stages("document")}
+
+
+def missing_outputs(store: OutputStore, entry: Mapping[str, Any]) -> set[str]:
+    """The stages recorded as done on a file whose outputs are no longer all on disk (a part
+    or an errors row was deleted): they are redone."""
+    missing = set()
+    errors = entry.get("errors", {})
+    for stage in entry.get("stages", {}):
+        if stage in errors:
+            present = store.part_token("errors", errors[stage]) != ""
+        elif entry.get("doc_id"):
+            present = all(store.part_token(table, entry["doc_id"]) != ""
+                          for table in STAGE_TABLES.get(stage, ()))
+        else:
+            present = True
+        if not present:
+            missing.add(stage)
+    return missing
+
+
+def settle_copies(store: OutputStore, manifest: Manifest) -> list[tuple[str, str]]:
+    """Files with identical bytes share one document (one doc_id): list it under the first
+    of their paths (sorted) in ``documents`` and ``positions``, also after that file was
+    deleted. Returns (copy, listed file) for every other path."""
+    paths: dict[str, list[str]] = {}
+    for rel, entry in sorted(manifest.files.items()):
+        if entry.get("doc_id"):
+            paths.setdefault(entry["doc_id"], []).append(rel)
+    copies = []
+    for doc_id, rels in paths.items():
+        copies += [(rel, rels[0]) for rel in rels[1:]]
+        for table in ("documents", "positions"):
+            _relist(store, table, doc_id, rels[0])
+    return copies
+
+
+def _relist(store: OutputStore, table: str, doc_id: str, rel: str) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    part = store.read_table(table, {doc_id})
+    if part.num_rows == 0 or pc.all(pc.equal(part.column("source_path"), rel)).as_py():
+        return
+    column = part.schema.get_field_index("source_path")
+    part = part.set_column(column, part.schema.field(column),
+                           pa.array([rel] * part.num_rows, pa.string()))
+    store.write_part(table, doc_id, part)
 
 
 @dataclass(frozen=True)
@@ -189,7 +303,10 @@ def abs_path_of(source: Any) -> Path:
 
 
 def _identity(source: Any) -> tuple[int, int, Any]:
-    """(size, mtime_ns, sidecar size+mtime) from ``lstat``: a link is never followed."""
+    """(size, mtime_ns, sidecar size+mtime) from ``lstat``: a link is never followed. A
+    problem found by discovery (a path too long to examine) keeps what discovery saw."""
+    if getattr(source, "problem", None) is not None:
+        return int(source.size), int(source.mtime_ns), None
     stat = os.lstat(abs_path_of(source))
     sidecar = getattr(source, "sidecar", None)
     side = None
@@ -205,6 +322,9 @@ def content_sha(source: Any) -> str:
     link = getattr(source, "link_target", None)
     if link is not None:
         return hashlib.sha256(f"link:{link}".encode()).hexdigest()
+    problem = getattr(source, "problem", None)
+    if problem is not None:  # never read (a FIFO would block): the problem is the content
+        return hashlib.sha256(f"problem:{problem}".encode()).hexdigest()
     sha = file_sha256(abs_path_of(source))
     sidecar = getattr(source, "sidecar", None)
     if sidecar is not None and Path(sidecar).is_file():
@@ -225,6 +345,9 @@ def plan_ingest(sources: Iterable[Any], manifest: Manifest, fingerprint: str) ->
         try:
             size, mtime, side = _identity(source)
             same_stage = entry.get("stages", {}).get("ingest") == fingerprint
+            if same_stage and "ingest" in missing_outputs(manifest.store, entry):
+                log.info("%s: outputs deleted since the last run: ingesting it again", rel)
+                same_stage = False
             if same_stage and [entry["size"], entry["mtime_ns"], entry.get("sidecar")] == [
                     size, mtime, side]:
                 unchanged.append(rel)

@@ -27,13 +27,13 @@ from flows import incremental as inc
 from flows import stages, tasks
 from flows.catalog import analysis_stages
 from flows.catalog import stages as catalog_stages
+from flows.preflight import hold_lock, report_outputs, review_key
 from pipeline.config import Settings, load_settings, stancemap_home
 from pipeline.ingest import discover
 from pipeline.io import OutputStore, is_remote, local_path, pull, staging_dir
 from pipeline.workers import close_pools
 
 progress_log = logging.getLogger("stancemap.progress")
-_HELD: set[str] = set()
 
 
 def make_task_runner(runner: str, dask_address: str | None = None,
@@ -47,21 +47,6 @@ def make_task_runner(runner: str, dask_address: str | None = None,
     if runner != "local":
         raise ValueError(f"unknown runner {runner!r}: use 'local' or 'dask'")
     return ThreadPoolTaskRunner(max_workers=threads)
-
-
-@contextlib.contextmanager
-def hold_lock(store: OutputStore) -> Iterator[None]:
-    """Hold the output folder's lock, re-entrantly within this process (subflows of a run)."""
-    key = str(store.root.resolve())
-    if key in _HELD:
-        yield
-        return
-    with store.lock():
-        _HELD.add(key)
-        try:
-            yield
-        finally:
-            _HELD.discard(key)
 
 
 def _progress(stage: str, done: int, total: int) -> None:
@@ -133,17 +118,16 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
                                "notes": []}
     with hold_lock(store):
         manifest = inc.Manifest.load(store)
-        plan = inc.plan_ingest(discover(Path(corpus), settings), manifest, fingerprint)
+        summary["notes"] += inc.output_inside_corpus(Path(corpus), store.root)
+        sources = discover(Path(corpus), settings, exclude=[store.root])
+        plan = inc.plan_ingest(sources, manifest, fingerprint)
         logger.info("%d files to ingest, %d unchanged, %d deleted", len(plan.todo),
                     len(plan.unchanged), len(plan.deleted))
         for rel in plan.deleted:
             inc.forget_file(store, manifest, rel)
         submitted = {}
         for source in sorted(plan.todo, key=_largest_first):
-            sha = plan.shas.get(inc.rel_path_of(source), "")
-            task = tasks.ingest_document_task.with_options(
-                refresh_cache=not tasks.outputs_present(store, sha[:16], []))
-            future = task.submit(source, settings, store, sha, fingerprint)
+            future = tasks.ingest_document_task.submit(source, settings, store)
             submitted[future.task_run_id] = (future, source)
         for done, (source, result) in enumerate(_drain(submitted), start=1):
             result = _ingest_outcome(store, source, result)
@@ -154,6 +138,8 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
                 summary.setdefault("failed_files", []).append((result.rel_path, result.error))
             _progress("ingest", done, len(plan.todo))
         manifest.commit()
+        inc.count_copies(summary, inc.settle_copies(store, manifest),
+                         {inc.rel_path_of(s) for s in plan.todo})
         if plan.todo or plan.deleted:
             summary["copies"] = tasks.copies_task(store, settings)
     summary.update(skipped=len(plan.unchanged), deleted=len(plan.deleted))
@@ -189,7 +175,8 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
     summary: dict[str, Any] = {"analysed": 0, "analysis_failed": 0, "notes": []}
     with hold_lock(store):
         manifest = inc.Manifest.load(store)
-        todo_by_file = {rel: _analysis_todo(entry, analysis_stages(), fps)
+        todo_by_file = {rel: _analysis_todo(entry, analysis_stages(), fps,
+                                            inc.missing_outputs(store, entry))
                         for rel, entry in sorted(manifest.files.items())}
         if any(todo_by_file.values()):
             stages.prepare_analysis(settings, store)
@@ -197,10 +184,8 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
         for rel, entry in sorted(manifest.files.items(), key=_largest_first):
             todo = todo_by_file[rel]
             if todo:
-                task = tasks.analyse_document_task.with_options(
-                    refresh_cache=not tasks.outputs_present(store, entry["doc_id"], todo))
-                future = task.submit(rel, entry["doc_id"], settings, store, todo, fps,
-                                     entry["sha256"], fps[todo[-1]])
+                future = tasks.analyse_document_task.submit(rel, entry["doc_id"], settings,
+                                                            store, todo, fps)
                 submitted[future.task_run_id] = (future, (rel, todo))
         started = time.monotonic()
         for done, ((rel, todo), result) in enumerate(_drain(submitted), start=1):
@@ -219,11 +204,13 @@ def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
     return summary
 
 
-def _analysis_todo(entry: dict[str, Any], available: list[str], fps: dict[str, str]) -> list[str]:
-    """The analysis stages whose fingerprint differs from what was done on this document."""
+def _analysis_todo(entry: dict[str, Any], available: list[str], fps: dict[str, str],
+                   missing: set[str]) -> list[str]:
+    """The analysis stages whose fingerprint differs from what was done on this document, or
+    whose outputs are ``missing`` (deleted since)."""
     if not entry.get("doc_id") or entry["stages"].get("ingest") != fps["ingest"]:
         return []
-    return [s for s in available if entry["stages"].get(s) != fps[s]]
+    return [s for s in available if entry["stages"].get(s) != fps[s] or s in missing]
 
 
 def _analysis_outcome(store: OutputStore, rel: str, manifest: inc.Manifest, todo: list[str],
@@ -250,7 +237,7 @@ def _corpus_stages(store: OutputStore, settings: Settings, manifest: inc.Manifes
     for stage in catalog_stages("corpus", "analyse"):
         name = stage.name
         key = f"{signature}:{fps[name]}"
-        if manifest.corpus.get(name) == key and store.exists(stage.writes[0]):
+        if manifest.corpus.get(name) == key and all(map(store.exists, stage.writes)):
             summary["notes"].append(f"{name}: unchanged")
             continue
         started = time.monotonic()
@@ -266,22 +253,9 @@ def report_flow(out: str, config: str | None = None, force: bool = False) -> dic
     """Render the reports from the tables in ``out`` (skipped when nothing changed, unless
     ``force``)."""
     setup = run_setup(config)
-    settings, fps = setup.settings, setup.fingerprints
     store = OutputStore(Path(out))
-    summary: dict[str, Any] = {"notes": []}
-    with hold_lock(store):
-        manifest = inc.Manifest.load(store)
-        key = (f"{manifest.signature()}:{manifest.corpus.get('arguments')}:{fps['report']}:"
-               f"{manifest.corpus.get('review')}")
-        if manifest.corpus.get("report") == key and not force:
-            summary["notes"].append("report: unchanged")
-            return summary
-        started = time.monotonic()
-        summary["report"] = tasks.report_task(store, settings)
-        summary["report_seconds"] = _since(started)
-        manifest.corpus["report"] = key
-        manifest.commit()
-    return summary
+    return report_outputs(store, setup.settings, force,
+                          lambda: tasks.report_task(store, setup.settings), setup.fingerprints)
 
 
 @contextlib.contextmanager
@@ -305,16 +279,11 @@ def apply_review(store: OutputStore, setup: RunSetup, path: Path) -> dict[str, A
     """Apply the corrections file ``path`` unless neither it, the positions nor the code
     changed since it was last applied; the summary's ``notes`` list every stale, unmatched or
     invalid decision."""
-    from pipeline.corrections import file_hash, file_hash_of_text
-
     manifest = inc.Manifest.load(store)
     settings, fps = setup.settings, setup.fingerprints
 
     def key() -> str:
-        tokens = sorted(f"{k}={store.table_token('positions', k)}"
-                        for k in store.part_keys("positions"))
-        tokens.append(f"comparison={store.table_token('comparison')}")
-        return f"{file_hash(path)}:{fps['review']}:{file_hash_of_text(' '.join(tokens))}"
+        return review_key(store, fps, path)
 
     if manifest.corpus.get("review") == key() and store.exists("corrections"):
         return {"notes": [f"corrections {path}: unchanged"]}

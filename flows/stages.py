@@ -19,18 +19,20 @@ import pyarrow as pa
 
 from flows.catalog import STAGES
 from flows.incremental import AnalysisOutcome, IngestOutcome, error_key, rel_path_of
-from pipeline import corrections
+from pipeline import corrections, report
 from pipeline.chain import ENTITIES, STANCE, Analysers, analyse_document, load_analysers
 from pipeline.config import Settings
 from pipeline.copies import mark_copies as mark_near_copies
 from pipeline.errors import DocumentError
 from pipeline.ingest import IngestedDocument, SourceFile, ingest_document
 from pipeline.io import OutputStore
+from pipeline.safety import clean_message, printable_path
 from pipeline.schema import to_table
 from pipeline.workers import run_in_child, run_isolated
 
 if TYPE_CHECKING:
     from pipeline.embeddings import EmbeddingCache
+    from pipeline.report import Report
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +61,10 @@ def build_corpus_stage(name: str, store: OutputStore, settings: Settings,
 
 def error_table(rel_path: str, doc_id: str | None, stage_name: str, kind: str,
                 message: str) -> pa.Table:
-    """One ``errors`` row."""
-    return to_table("errors", [{"source_path": rel_path, "doc_id": doc_id, "stage": stage_name,
-                                "kind": kind, "message": message,
+    """One ``errors`` row (its path printable, its message with any secret redacted)."""
+    return to_table("errors", [{"source_path": printable_path(rel_path), "doc_id": doc_id,
+                                "stage": stage_name, "kind": kind,
+                                "message": clean_message(message),
                                 "occurred_at": datetime.now(UTC)}])
 
 
@@ -111,6 +114,13 @@ def ingest_warm(source: Any, settings: Settings) -> None:
 
     spacy_lexicon(settings.nlp.spacy_model)
     spacy_splitter(settings.nlp.spacy_model, settings.nlp.batch_size)
+
+
+def write_report(store: OutputStore, settings: Settings) -> tuple[list[str], Report]:
+    """Render the HTML and Markdown reports of ``store`` into its folder: their paths and the
+    rendered report."""
+    rendered = report.render_report(store, settings, report.load_evaluation(store))
+    return [str(path) for path in report.write_report(rendered, store.root)], rendered
 
 
 def prepare_analysis(settings: Settings, store: OutputStore) -> None:

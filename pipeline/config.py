@@ -38,6 +38,13 @@ class IngestConfig(_Section):
     min_chars_per_page: int = Field(ge=0)
     header_footer_min_share: float = Field(gt=0, le=1)
     copy_similarity: float = Field(default=0.85, gt=0, le=1)
+    earliest_year: int = Field(default=1900, ge=1, le=9999)
+    latest_year: int = Field(default=2100, ge=1, le=9999)
+
+    @property
+    def years(self) -> tuple[int, int]:
+        """The plausible years of a document's date (first, last)."""
+        return self.earliest_year, self.latest_year
 
 
 class NlpConfig(_Section):
@@ -80,7 +87,13 @@ class ArgumentsConfig(_Section):
 class ReportConfig(_Section):
     title: str
     max_evidence_per_cell: int = Field(default=5, gt=0)
-    time_bucket: Literal["auto", "month", "quarter"] = "auto"
+    time_bucket: Literal["auto", "month", "quarter", "year"] = "auto"
+
+
+class QueryConfig(_Section):
+    max_seconds: float = Field(default=60, gt=0)
+    max_rows: int = Field(default=1_000_000, gt=0)
+    memory_mb: int = Field(default=2048, ge=256)
 
 
 class ReviewConfig(_Section):
@@ -116,6 +129,7 @@ class Settings(BaseSettings):
     report: ReportConfig
     runtime: RuntimeConfig
     review: ReviewConfig = ReviewConfig()
+    query: QueryConfig = QueryConfig()
 
     @classmethod
     def settings_customise_sources(

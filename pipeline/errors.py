@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipeline.safety import clean_message, printable_path
+
 
 class StancemapError(Exception):
     """Base class of every error stancemap raises on purpose."""
@@ -33,11 +35,13 @@ class DocumentError(StancemapError):
     kind: str = "failed"
 
     def __init__(self, path: str, reason: str, kind: str | None = None) -> None:
-        self.path = path
-        self.reason = reason
+        # Whatever a parser or a sidecar put in the message, no secret or unprintable name
+        # leaves here (the message becomes an errors row and a report line).
+        self.path = printable_path(path)
+        self.reason = clean_message(reason)
         if kind is not None:
             self.kind = kind
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{self.path}: {self.reason}")
 
     def __reduce__(self) -> tuple[type[DocumentError], tuple[str, str, str]]:
         # Crosses process boundaries (worker processes): keep path, reason and kind.

@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import os
+import threading
 import time
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -43,10 +44,16 @@ STATE_DIR = "_state"
 CACHE_DIR = "_cache"
 
 
+def _temporary(path: Path) -> Path:
+    """A hidden temporary name next to ``path``, unique per process and thread (two threads
+    may write the same part: two files with identical bytes share a doc_id)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = _temporary(path)
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -76,7 +83,7 @@ def read_arrays(path: Path) -> dict[str, np.ndarray] | None:
 
 def _write_parquet(path: Path, table: pa.Table) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = _temporary(path)
     pq.write_table(table, tmp, compression="zstd")
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
@@ -85,7 +92,7 @@ def _write_parquet(path: Path, table: pa.Table) -> None:
 
 def part_key(text: str) -> str:
     """A file-name-safe key for a value that is not already one (e.g. a source path)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -219,8 +226,15 @@ class OutputStore:
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """Hold the output folder's lock; raise :class:`OutputLockedError` if another run has it."""
         path = self.root / STATE_DIR / "lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+") as fh:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(path, "a+")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise OutputTargetError(
+                f"cannot write to the output folder {self.root}: {exc.strerror or exc} "
+                f"({path}); choose a folder you can write to"
+            ) from None
+        with fh:
             deadline = time.monotonic() + wait_seconds
             while True:
                 try:

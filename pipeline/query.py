@@ -6,6 +6,11 @@ after registration, external access is switched off and the configuration locked
 read statement (``SELECT``, ``WITH``, ``FROM``, ``VALUES``, ``SHOW``, ``DESCRIBE``,
 ``SUMMARIZE``, or ``EXPLAIN`` of one of those) is accepted; everything else is refused with a
 :class:`~pipeline.errors.QueryError` before it reaches the database.
+
+Limits (``query:`` in the settings): a query is interrupted after ``max_seconds``; DuckDB may
+use half of ``memory_mb``; the result is streamed out of DuckDB in batches and refused past
+``max_rows`` rows or a quarter of ``memory_mb``, and rendered batch by batch, so the
+command's memory stays within ``memory_mb``.
 """
 
 from __future__ import annotations
@@ -14,9 +19,14 @@ import io
 import json
 import logging
 import math
+import os
 import re
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import duckdb
 import pyarrow as pa
@@ -24,6 +34,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from pipeline.config import QueryConfig, load_settings
 from pipeline.errors import QueryError
 from pipeline.io import OutputStore, atomic_write_bytes, is_remote
 from pipeline.schema import PARTITIONED, TABLES
@@ -35,8 +46,7 @@ FORMATS: tuple[str, ...] = ("table", "csv", "json", "parquet", "xlsx")
 
 _EXPLAIN = re.compile(r"^\s*explain(\s+analy[sz]e)?\b", re.IGNORECASE)
 _MAX_CELL_CHARS = 80
-# Keeps a runaway query (e.g. an accidental cross join) within the pipeline's memory budget.
-MEMORY_LIMIT = "2GB"
+_BATCH_ROWS = 8192
 
 
 def _dataset(store: OutputStore, name: str) -> ds.Dataset | pa.Table:
@@ -52,15 +62,17 @@ def _dataset(store: OutputStore, name: str) -> ds.Dataset | pa.Table:
     return ds.dataset(files, schema=schema, format="parquet")
 
 
-def connect(out: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with every output table registered, locked down."""
+def connect(out: Path, memory_mb: int = 1024) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with every output table registered, locked down, that
+    may use ``memory_mb`` MB."""
     if is_remote(str(out)):
         raise QueryError(f"{out} is a URL: pass the local copy from pipeline.io.materialise")
     store = OutputStore(Path(out))
     con = duckdb.connect(":memory:")
     for name in TABLES:
         con.register(name, _dataset(store, name))
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
+    con.execute("SET threads = 2")
     con.execute("SET enable_external_access = false")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
@@ -91,18 +103,57 @@ def check_read_only(sql: str) -> None:
         )
 
 
-def run_query(sql: str, out: Path) -> pa.Table:
-    """Run one read-only SQL statement over the output folder ``out``; return the result."""
+def run_query(sql: str, out: Path, limits: QueryConfig | None = None) -> pa.Table:
+    """Run one read-only SQL statement over the output folder ``out`` within ``limits``
+    (default: the ``query`` settings); return the result."""
     check_read_only(sql)
-    con = connect(out)
+    limits = limits or load_settings().query
+    con = connect(out, limits.memory_mb // 2)
+    timer = threading.Timer(limits.max_seconds, con.interrupt)
+    timer.start()
     try:
-        return con.sql(sql).to_arrow_table()
+        return _fetch(con.sql(sql).to_arrow_reader(_BATCH_ROWS), limits,
+                      time.monotonic() + limits.max_seconds)
+    except duckdb.InterruptException:
+        raise _too_slow(limits) from None
     except duckdb.PermissionException as exc:
         raise QueryError(f"refused: {exc} (only the output tables can be read)") from exc
+    except duckdb.OutOfMemoryException:
+        raise QueryError(
+            f"the query needs more than {limits.memory_mb // 2} MB (half of query.memory_mb): "
+            "aggregate more, select fewer columns or add a LIMIT") from None
     except duckdb.Error as exc:
         raise QueryError(f"query failed: {exc}") from exc
     finally:
+        timer.cancel()
         con.close()
+
+
+def _fetch(reader: pa.RecordBatchReader, limits: QueryConfig, deadline: float) -> pa.Table:
+    """The batches of ``reader`` as one table, refused past the row, size or time limit."""
+    budget = limits.memory_mb * (1 << 20) // 4
+    batches: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in reader:
+        rows += batch.num_rows
+        size += batch.nbytes
+        if rows > limits.max_rows:
+            raise QueryError(
+                f"the result has more than {limits.max_rows:,} rows (query.max_rows): "
+                "aggregate, filter or add a LIMIT")
+        if size > budget:
+            raise QueryError(
+                f"the result is larger than {budget >> 20} MB (a quarter of query.memory_mb): "
+                "select fewer columns, aggregate or add a LIMIT")
+        if time.monotonic() > deadline:
+            raise _too_slow(limits)
+        batches.append(batch)
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def _too_slow(limits: QueryConfig) -> QueryError:
+    return QueryError(f"the query was stopped after {limits.max_seconds:g} s "
+                      "(query.max_seconds): make it cheaper or raise the limit")
 
 
 def _cell(value: object) -> str:
@@ -111,18 +162,28 @@ def _cell(value: object) -> str:
     return text if len(text) <= _MAX_CELL_CHARS else text[: _MAX_CELL_CHARS - 1] + "…"
 
 
-def _plain_table(table: pa.Table) -> str:
-    """A fixed-width text rendering of ``table`` for a terminal."""
+def _plain_lines(table: pa.Table) -> Iterator[str]:
+    """A fixed-width text rendering of ``table`` for a terminal, line by line (the rows are
+    read twice, batch by batch, never all at once as Python objects)."""
     header = [str(name) for name in table.column_names]
-    rows = [[_cell(v) for v in row.values()] for row in table.to_pylist()]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    lines = [
-        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
-        "  ".join("-" * w for w in widths),
-    ]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    lines.append(f"({table.num_rows} row{'s' if table.num_rows != 1 else ''})")
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    widths = [len(h) for h in header]
+    for rows in _row_batches(table):
+        for row in rows:
+            widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    yield _line(header, widths)
+    yield _line(["-" * w for w in widths], widths)
+    for rows in _row_batches(table):
+        yield from (_line(row, widths) for row in rows)
+    yield f"({table.num_rows} row{'s' if table.num_rows != 1 else ''})\n"
+
+
+def _row_batches(table: pa.Table) -> Iterator[list[list[str]]]:
+    for part in _rounded_batches(table):
+        yield [[_cell(v) for v in row.values()] for row in part.to_pylist()]
+
+
+def _line(cells: list[str], widths: list[int]) -> str:
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n"
 
 
 def format_result(
@@ -131,12 +192,14 @@ def format_result(
     """Render a query result: text for ``table``/``csv``/``json`` (JSON lines), bytes for
     parquet and xlsx (a workbook, :func:`pipeline.export.table_workbook`).
 
-    With ``dest``, the rendering is also written there atomically (the CLI's ``--output``).
+    With ``dest``, the rendering is also written there atomically.
     """
-    data = _render(table, fmt)
+    buffer = io.BytesIO()
+    _write(table, fmt, buffer)
+    data = buffer.getvalue()
     if dest is not None:
-        atomic_write_bytes(Path(dest), data.encode("utf-8") if isinstance(data, str) else data)
-    return data
+        atomic_write_bytes(Path(dest), data)
+    return data if fmt in ("parquet", "xlsx") else data.decode("utf-8")
 
 
 def _round(value: float | None, single: bool) -> float | None:
@@ -158,24 +221,47 @@ def rounded(table: pa.Table) -> pa.Table:
     return table
 
 
-def _render(table: pa.Table, fmt: str) -> str | bytes:
-    if fmt in ("table", "csv", "json"):
-        table = rounded(table)
+def _rounded_batches(table: pa.Table) -> Iterator[pa.Table]:
+    """``table`` in rounded slices of at most ``_BATCH_ROWS`` rows (never all of it as Python
+    objects at once)."""
+    for start in range(0, table.num_rows, _BATCH_ROWS):
+        yield rounded(table.slice(start, _BATCH_ROWS))
+
+
+def write_result(table: pa.Table, fmt: OutputFormat = "table", dest: Path | None = None) -> None:
+    """Render a query result to ``dest`` (written atomically) or to standard output,
+    streaming: a large result is never held as one string."""
+    if dest is None:
+        _write(table, fmt, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    dest = Path(dest)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            _write(table, fmt, fh)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write(table: pa.Table, fmt: str, sink: IO[bytes]) -> None:
     if fmt == "table":
-        return _plain_table(table)
-    if fmt == "csv":
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer)
-        return buffer.getvalue().decode("utf-8")
-    if fmt == "json":
-        rows = table.to_pylist()
-        return "".join(json.dumps(row, default=str, ensure_ascii=False) + "\n" for row in rows)
-    if fmt == "parquet":
-        sink = pa.BufferOutputStream()
+        for line in _plain_lines(table):
+            sink.write(line.encode("utf-8"))
+    elif fmt == "csv":
+        with pacsv.CSVWriter(sink, rounded(table.slice(0, 0)).schema) as writer:
+            for part in _rounded_batches(table):
+                writer.write_table(part)
+    elif fmt == "json":
+        for part in _rounded_batches(table):
+            sink.write("".join(json.dumps(row, default=str, ensure_ascii=False) + "\n"
+                               for row in part.to_pylist()).encode("utf-8"))
+    elif fmt == "parquet":
         pq.write_table(table, sink)
-        return bytes(sink.getvalue().to_pybytes())
-    if fmt == "xlsx":
+    elif fmt == "xlsx":
         from pipeline.export import table_workbook
 
-        return table_workbook(table)
-    raise QueryError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        sink.write(table_workbook(table))
+    else:
+        raise QueryError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")

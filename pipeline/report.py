@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -305,14 +306,35 @@ def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
     groups = Counter(a["duplicate_group"] for a in arguments if a["duplicate_group"])
     notes = [f"{len(arguments)} argument units; {outliers} not in any cluster (outliers)."]
     if groups:
-        copies = sum(groups.values())
-        notes.append(f"{copies} arguments in {len(groups)} near-duplicate groups "
+        grouped = sum(groups.values())
+        notes.append(f"{grouped} arguments in {len(groups)} near-duplicate groups "
                      "(template or campaign text counted once per group in clusters).")
     return notes
 
 
 def _period(year: int, month: int, bucket: str) -> str:
+    if bucket == "year":
+        return str(year)
     return f"{year}-{month:02d}" if bucket == "month" else f"{year} Q{(month - 1) // 3 + 1}"
+
+
+# The axis has at most this many periods: a coarser bucket is used past it.
+MAX_PERIODS = 60
+_BUCKET_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def _bucket(first: dt.date, last: dt.date, wanted: str) -> str:
+    """``wanted`` (auto: months up to 18 of them, else quarters), coarsened until the span
+    fits in :data:`MAX_PERIODS` periods (years at most, whatever the span: dates outside
+    ingest's plausible years never get this far)."""
+    span = (last.year - first.year) * 12 + last.month - first.month + 1
+    bucket = ("month" if span <= 18 else "quarter") if wanted == "auto" else wanted
+    for coarser in ("month", "quarter", "year"):
+        months = _BUCKET_MONTHS[coarser]
+        if months >= _BUCKET_MONTHS[bucket] and (span / months <= MAX_PERIODS
+                                                 or coarser == "year"):
+            return coarser
+    return bucket
 
 
 def _periods(first: dt.date, last: dt.date, bucket: str) -> list[str]:
@@ -331,9 +353,7 @@ def _timeline(positions: list[dict[str, Any]], docs: dict[str, dict[str, Any]],
         return {"bucket": bucket, "rows": [], "targets": [], "peak": 0,
                 "undated": len(positions)}
     first, last = min(d for d, _ in dated), max(d for d, _ in dated)
-    if bucket == "auto":
-        span = (last.year - first.year) * 12 + last.month - first.month + 1
-        bucket = "month" if span <= 18 else "quarter"
+    bucket = _bucket(first, last, bucket)
     periods = _periods(first, last, bucket)
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for date, pos in dated:
@@ -551,13 +571,17 @@ def render_html(data: ReportData) -> str:
 # --- Markdown -----------------------------------------------------------------------------
 
 
+# Markdown punctuation that can open a link or an image (brackets), emphasis (*), code,
+# strike-through or a table cell: backslash-escaped, so a rendered report.md shows it as text.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|~])")
+
+
 def md_cell(value: object) -> str:
-    """``value`` as text safe inside a Markdown table cell (no pipes, breaks or raw HTML)."""
-    text = _fmt(value)
-    text = " ".join(text.split())
-    for old, new in (("\\", "\\\\"), ("|", "\\|"), ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        text = text.replace(old, new)
-    return text
+    """``value`` as literal text in Markdown: no pipes, breaks, raw HTML, links, images
+    (nothing a renderer would fetch) or emphasis; it reads as the text it was."""
+    text = " ".join(_fmt(value).split())
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -181,12 +180,14 @@ def _empty_corpus(corpus: Path, out: str) -> bool:
 
 
 def _prepare(verbose: bool, password: str | None = None) -> None:
-    """Environment for Prefect and the pipeline, set before either is imported."""
-    from stancemap.runtime import configure_prefect
+    """Environment for Prefect and the pipeline, set before either is imported; a watchdog
+    that ends whatever this command starts when it ends, even by kill -9."""
+    from stancemap.runtime import configure_prefect, start_watchdog
 
     if password:
         os.environ["STANCEMAP_CORPUS__PASSWORD"] = password
     configure_prefect("INFO" if verbose else "WARNING")
+    start_watchdog()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
@@ -273,7 +274,7 @@ def _locked(out: str) -> Iterator[None]:
     if is_remote(out):
         yield
         return
-    from flows.run import hold_lock
+    from flows.preflight import hold_lock
 
     with hold_lock(OutputStore(Path(out))):
         yield
@@ -281,6 +282,8 @@ def _locked(out: str) -> Iterator[None]:
 
 def _print_summary(summary: dict[str, Any]) -> None:
     parts = [f"{summary.get(k, 0)} {k}" for k in ("ingested", "skipped", "failed", "deleted")]
+    if summary.get("identical"):
+        parts.insert(1, f"{summary['identical']} identical copies")
     if "analysed" in summary:
         parts.append(f"{summary['analysed']} analysed")
     if summary.get("analysis_failed"):
@@ -328,14 +331,17 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
         settings = _load(config)
         _check_out(out)
         empty = _empty_corpus(corpus, out)
-        from flows.run import run_flow, run_setup, using
-
         out = _target(out)
         config_arg = str(config) if config else None
-        with _locked(out), _progress(), using(run_setup(config_arg, settings)):
-            summary = run_flow(str(corpus), out, config_arg,
-                               runner.value if runner else None, dask_address,
-                               str(corrections) if corrections else None)
+        with _locked(out):
+            summary = _nothing_to_do(corpus, out, settings, corrections)
+            if summary is None:
+                from flows.run import run_flow, run_setup, using
+
+                with _progress(), using(run_setup(config_arg, settings)):
+                    summary = run_flow(str(corpus), out, config_arg,
+                                       runner.value if runner else None, dask_address,
+                                       str(corrections) if corrections else None)
         _print_summary(summary)
         if summary_json is not None:
             from pipeline.io import atomic_write_bytes
@@ -343,6 +349,24 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
             atomic_write_bytes(summary_json, json.dumps(summary, indent=1, default=str).encode())
     console.print(f"outputs: {out}", highlight=False)
     raise typer.Exit(EXIT_EMPTY if empty else _exit_code(summary))
+
+
+def _nothing_to_do(corpus: Path, out: str, settings: Any,
+                   corrections: Path | None) -> dict[str, Any] | None:
+    """The summary of an unchanged run of a local output folder, found without starting
+    Prefect; ``None`` when there is work to do (or ``out`` is a URL)."""
+    from pipeline.io import is_remote
+
+    if is_remote(out):
+        return None
+    from flows.preflight import unchanged_run
+    from pipeline.corrections import corrections_path
+    from pipeline.io import OutputStore
+    from stancemap.runtime import stancemap_home
+
+    review_file = corrections_path(out, settings, str(corrections) if corrections else None,
+                                   stancemap_home())
+    return unchanged_run(corpus, OutputStore(Path(out)), settings, review_file)
 
 
 @app.command(cls=_Command)
@@ -371,14 +395,14 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
     _prepare(verbose)
     with _expected_errors():
         settings = _load(config)
-        from flows.run import hold_lock, report_flow, run_setup, using
+        from flows.preflight import report_outputs
+        from flows.stages import write_report
         from pipeline.io import OutputStore
 
         folder = _local(out, "report")
         _check_out(out)
-        config_arg = str(config) if config else None
-        with hold_lock(OutputStore(folder)), using(run_setup(config_arg, settings)):
-            summary = report_flow(str(folder), config_arg, force=True)
+        store = OutputStore(folder)
+        summary = report_outputs(store, settings, True, lambda: write_report(store, settings)[0])
     for path in summary.get("report", []):
         console.print(f"wrote {path}", highlight=False)
     for note in summary["notes"]:
@@ -396,7 +420,7 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
     """Answer SQL over the output tables (read-only DuckDB)."""
     with _expected_errors():
         from pipeline.io import materialise
-        from pipeline.query import format_result, run_query
+        from pipeline.query import run_query, write_result
         from stancemap.runtime import stancemap_home
 
         folder = materialise(out, stancemap_home() / "staging")
@@ -407,11 +431,9 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
             raise _fail(f"--format {fmt.value} needs --output FILE")
         if output is not None and output.suffix.lower() == ".xlsx" and fmt is Format.table:
             fmt = Format.xlsx  # a file named .xlsx gets a real workbook
-        rendered = format_result(table, fmt.value, output)
+        write_result(table, fmt.value, output)
     if output is not None:
         console.print(f"wrote {table.num_rows} rows to {output}", highlight=False)
-    elif isinstance(rendered, str):
-        sys.stdout.write(rendered)
 
 
 @app.command(cls=_Command)

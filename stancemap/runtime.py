@@ -23,6 +23,7 @@ from pathlib import Path
 from pipeline.config import stancemap_home
 
 DEFAULT_SERVER_PORT = 4200
+_WATCHDOG: list[subprocess.Popen[bytes]] = []
 
 
 def configure_prefect(log_level: str = "WARNING") -> None:
@@ -101,3 +102,16 @@ def ensure_server() -> tuple[str, subprocess.Popen[bytes] | None]:
         return default, None
     proc = start_server(stancemap_home() / "prefect-server", DEFAULT_SERVER_PORT)
     return default, proc
+
+
+def start_watchdog() -> None:
+    """Start (once per process) a watchdog that kills every process this one started (Prefect's
+    temporary server, worker processes) as soon as this process is gone, even after kill -9,
+    which no clean-up at exit survives. See :mod:`stancemap.watchdog`; Linux only (``/proc``)."""
+    if _WATCHDOG or not Path("/proc/self/stat").exists():
+        return
+    script = Path(__file__).with_name("watchdog.py")
+    _WATCHDOG.append(subprocess.Popen(
+        [sys.executable, "-I", "-S", str(script), str(os.getpid())],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        close_fds=True))

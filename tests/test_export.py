@@ -45,7 +45,8 @@ def test_workbook_has_every_sheet_with_typed_cells(tmp_path: Path) -> None:
     assert header == tuple(store.read_table("positions").column_names)
     assert positions.freeze_panes == "A2"
     last_row = store.read_table("positions").num_rows + 1
-    assert positions.auto_filter.ref == f"A1:{positions.cell(1, len(header)).column_letter}{last_row}"
+    last_column = positions.cell(1, len(header)).column_letter
+    assert positions.auto_filter.ref == f"A1:{last_column}{last_row}"
     first = dict(zip(header, _sheet_rows(positions)[1], strict=True))
     assert isinstance(first["page"], int) and isinstance(first["mixed"], bool)
     assert isinstance(first["confidence"], float)

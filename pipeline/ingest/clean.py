@@ -187,7 +187,10 @@ def remove_running_lines(
     pages: Sequence[Sequence[str]], min_share: float
 ) -> tuple[list[list[str]], list[str]]:
     """Drop the running headers/footers/page numbers of ``pages``; return the pages and the
-    text of the dropped lines that are not page numbers (title candidates)."""
+    text of the dropped lines that are not page numbers (title candidates).
+
+    When that would drop every line with text (pages that all repeat one short page), the
+    repeated lines are the text, not furniture: the pages are returned as they are."""
     running = running_signatures(pages, min_share)
     out: list[list[str]] = []
     dropped: list[str] = []
@@ -201,6 +204,8 @@ def remove_running_lines(
                 continue
             kept.append(line)
         out.append(kept)
+    if not any(line.strip() for lines in out for line in lines):
+        return [list(lines) for lines in pages], []
     return out, dropped
 
 

@@ -32,7 +32,7 @@ from pipeline.ingest.clean import (
     replace_unmapped_glyphs,
 )
 from pipeline.ingest.discover import SourceFile
-from pipeline.ingest.formats import decode_text, docx_lines, html_lines
+from pipeline.ingest.formats import decode_text, docx_lines, html_lines, strip_markdown_html
 from pipeline.ingest.metadata import Sidecar, infer_date, infer_kind, infer_title, read_sidecar
 from pipeline.ingest.pdf import extract_pdf
 from pipeline.ingest.segment import Splitter, sentence_spans, spacy_splitter
@@ -97,12 +97,14 @@ def ingest_document(source: SourceFile, settings: Settings) -> IngestedDocument:
     message names the file and says what is wrong.
     """
     name = source.rel_path
+    if source.problem is not None:
+        raise DocumentError(name, source.problem[1], kind=source.problem[0])
     if source.link_target is not None:
         raise DocumentError(
             name, f"symbolic link (to {source.link_target}) not followed", kind="link"
         )
     fmt = _format(source, settings)
-    sidecar = read_sidecar(source.sidecar, name)
+    sidecar = read_sidecar(source.sidecar, name, settings.ingest.years)
     started = time.monotonic()
     data = _read(source, settings)
     # Loading the model is a once-per-process cost, not this document's: do it before the clock.
@@ -120,7 +122,8 @@ def ingest_document(source: SourceFile, settings: Settings) -> IngestedDocument:
     if not sentence_rows:
         raise EmptyDocumentError(name, "no text found in the document")
     document = _document_row(
-        source, fmt, data, sha, extracted, page_blocks, page_rows, len(sentence_rows), sidecar
+        source, fmt, data, sha, extracted, page_blocks, page_rows, len(sentence_rows), sidecar,
+        settings.ingest.years,
     )
     elapsed = time.monotonic() - started
     n_words = sum(len(str(r["text"]).split()) for r in page_rows)
@@ -212,6 +215,8 @@ def _extract(
         return _extract_pdf(data, name, settings, sidecar, deadline, lexicon)
     if fmt in {"txt", "md"}:
         text, _ = decode_text(data, name)
+        if fmt == "md":
+            text = strip_markdown_html(text)
         return _extract_plain(fmt, normalize(text), lexicon, settings)
     if fmt == "html":
         lines, title = html_lines(data, name)
@@ -351,12 +356,13 @@ def _document_row(
     page_rows: Sequence[dict[str, object]],
     n_sentences: int,
     sidecar: Sidecar,
+    years: tuple[int, int],
 ) -> dict[str, object]:
     lines = [line.text for _, page_lines in extracted.pages[:2] for line in page_lines]
     blocks = [b for _, page in page_blocks for b in page]
     full_text = "\n\n".join(str(r["text"]) for r in page_rows)
     title = sidecar.title or infer_title(lines, blocks, extracted.format_title, extracted.running)
-    date = sidecar.date or infer_date(lines)
+    date = sidecar.date or infer_date(lines, years)
     kind = sidecar.doc_kind or infer_kind(title, full_text)
     given = sidecar.given()
     if not given:

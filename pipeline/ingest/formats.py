@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import logging
+import re
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -32,7 +33,10 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
     data and :class:`EmptyDocumentError` when nothing but whitespace remains.
     """
     encoding = _detect_encoding(data, name)
-    text = data.decode(encoding, errors="replace")
+    if encoding in ("utf-8", "utf-8-sig") and not _is_utf8(data):
+        text, encoding = _decode_mixed(data), "utf-8 (lines in cp1252)"
+    else:
+        text = data.decode(encoding, errors="replace")
     if _control_share(text) > _MAX_CONTROL_SHARE or text.count("\ufffd") > len(text) / 100:
         raise CorruptDocumentError(name, "binary data, not text", kind="binary")
     if not text.strip():
@@ -45,12 +49,8 @@ def _detect_encoding(data: bytes, name: str) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return encoding
-    if b"\x00" not in data:
-        try:
-            data.decode("utf-8")
-            return "utf-8"
-        except UnicodeDecodeError:
-            pass
+    if b"\x00" not in data and (_is_utf8(data) or _mostly_utf8(data)):
+        return "utf-8"
     from charset_normalizer import from_bytes
 
     matches = from_bytes(data)
@@ -65,6 +65,33 @@ def _detect_encoding(data: bytes, name: str) -> str:
             if western:
                 return western[0]
     return str(best.encoding)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 apart from a few lines: some lines hold UTF-8 multi-byte
+    characters and the lines that do not decode are fewer than a tenth (text pasted from a
+    Windows program into a UTF-8 file)."""
+    lines = data.splitlines()
+    bad = sum(1 for line in lines if not _is_utf8(line))
+    utf8 = sum(1 for line in lines if not line.isascii() and _is_utf8(line))
+    return utf8 > 0 and bad * 10 < len(lines)
+
+
+def _decode_mixed(data: bytes) -> str:
+    """UTF-8 text of which some lines are in Windows-1252: each line in the encoding it is in."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    return "".join(line.decode("utf-8") if _is_utf8(line)
+                   else line.decode("cp1252", errors="replace")
+                   for line in data.splitlines(keepends=True))
 
 
 def _control_share(text: str) -> float:
@@ -150,11 +177,12 @@ _BLOCKS = frozenset(
 
 def html_lines(data: bytes, name: str) -> tuple[list[Line], str | None]:
     """Visible text of an HTML page as hinted lines, plus its ``<title>``. Nothing in the page
-    is run: scripts, styles, navigation and forms are dropped, attributes are never read."""
+    is run: scripts, styles, navigation, forms and hidden elements are dropped; of the
+    attributes only ``hidden`` and ``style`` are read (to tell what is hidden)."""
     from bs4 import BeautifulSoup
 
     try:
-        soup = BeautifulSoup(data, "lxml")
+        soup = BeautifulSoup(_html_markup(data), "lxml")
     except Exception as exc:
         raise CorruptDocumentError(name, f"not valid HTML: {exc}") from exc
     log.info("%s: HTML decoded as %s", name, soup.original_encoding or "unicode")
@@ -166,6 +194,26 @@ def html_lines(data: bytes, name: str) -> tuple[list[Line], str | None]:
     if not any(line.text.strip() for line in walker.lines):
         raise EmptyDocumentError(name, "no visible text in the HTML page")
     return walker.lines, title or None
+
+
+def _html_markup(data: bytes) -> bytes | str:
+    """The page as text when its bytes are UTF-8 (with or without a BOM), whatever charset
+    it declares (a page saved as UTF-8 often keeps the ``<meta charset>`` of its origin); the
+    bytes otherwise, for the parser to decode by the declaration and its own detection."""
+    body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and _is_utf8(body):
+        return body.decode("utf-8")
+    return data
+
+
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
+def _hidden(element: Any) -> bool:
+    """Whether an element is not shown to a reader: the ``hidden`` attribute or an inline
+    style of ``display: none`` / ``visibility: hidden``."""
+    attrs = getattr(element, "attrs", None) or {}
+    return "hidden" in attrs or bool(_HIDDEN_STYLE.search(str(attrs.get("style", ""))))
 
 
 class _HtmlWalker:
@@ -203,7 +251,7 @@ class _HtmlWalker:
                 self.buffer.append(str(child))
                 continue
             name = (child.name or "").lower()
-            if name in _DROP:
+            if name in _DROP or _hidden(child):
                 continue
             if name not in _BLOCKS:
                 stack.append((iter(child.children), None, self.hint))
@@ -251,10 +299,42 @@ def docx_lines(data: bytes, name: str, max_bytes: int) -> tuple[list[Line], str 
             lines.extend(_paragraph_lines(Paragraph(element, document)))
         elif tag == "tbl":
             lines.extend(_table_lines(Table(element, document)))
-    title = (document.core_properties.title or "").strip() or None
+    title = _docx_title(document)
     if not any(line.text.strip() for line in lines):
         raise EmptyDocumentError(name, "no text in the Word document")
     return lines, title
+
+
+def _docx_title(document: Any) -> str | None:
+    """The core-properties title; None when the file has no core properties (python-docx
+    would make up default ones, titled "Word Document")."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+
+    try:
+        document.part.package.part_related_by(RELATIONSHIP_TYPE.CORE_PROPERTIES)
+    except KeyError:
+        return None
+    return (document.core_properties.title or "").strip() or None
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+# Raw HTML in Markdown is not prose: the bodies of these elements are never shown (an
+# unclosed one runs to the end, as in a browser), comments are not shown, other tags are
+# markup around text that is.
+_MD_HIDDEN = re.compile(
+    r"<(script|style|template|noscript|iframe|textarea|object)\b[^>]*>.*?(?:</\1\s*>|\Z)"
+    r"|<!--.*?(?:-->|\Z)",
+    re.IGNORECASE | re.DOTALL,
+)
+_MD_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+
+
+def strip_markdown_html(text: str) -> str:
+    """Markdown ``text`` without its raw HTML: script, style and similar bodies and comments
+    removed (their line breaks kept), other tags removed, their text kept."""
+    text = _MD_HIDDEN.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    return _MD_TAG.sub("", text)
 
 
 def _check_zip(data: bytes, name: str, max_bytes: int) -> None:

@@ -21,6 +21,7 @@ from pipeline.errors import DocumentError
 from pipeline.ingest.clean import collapse_spaces
 from pipeline.ingest.dates import parse_date
 from pipeline.ingest.structure import Block
+from pipeline.safety import printable_path
 
 log = logging.getLogger(__name__)
 
@@ -83,75 +84,137 @@ class Sidecar:
         return {f for f in fields if getattr(self, f) is not None}
 
 
-def read_sidecar(path: Path | None, name: str) -> Sidecar:
-    """Parse a sidecar file (YAML mapping of the keys in ``SIDECAR_KEYS``) safely."""
+class _SidecarLoader(yaml.SafeLoader):
+    """YAML's safe loader without the implicit timestamps and booleans: a sidecar's
+    ``date: 2020-02-30`` reaches the date check as text (naming the key), and ``title: No``
+    stays the word it is."""
+
+
+_SidecarLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_sidecar(path: Path | None, name: str, years: tuple[int, int] = (1, 9999)) -> Sidecar:
+    """Parse a sidecar file (YAML mapping of the keys in ``SIDECAR_KEYS``) safely; a date
+    outside ``years`` (first, last) is refused."""
     if path is None:
         return Sidecar()
+    shown = printable_path(path.name)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = _load_yaml(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
         raise DocumentError(
-            name, f"cannot read sidecar {path.name}: {exc}", kind="sidecar"
-        ) from exc
+            name, f"cannot read sidecar {shown}: {_yaml_problem(exc)}", kind="sidecar"
+        ) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DocumentError(name, f"cannot read sidecar {shown}: {exc}", kind="sidecar") from None
     if data is None:
         return Sidecar()
     if not isinstance(data, dict):
-        raise DocumentError(name, f"sidecar {path.name} must be a mapping", kind="sidecar")
+        raise DocumentError(name, f"sidecar {shown} must be a mapping", kind="sidecar")
     unknown = set(map(str, data)) - SIDECAR_KEYS
     if unknown:
         raise DocumentError(
             name,
-            f"sidecar {path.name} has unknown keys {sorted(unknown)} "
+            f"sidecar {shown} has unknown keys {sorted(unknown)} "
             f"(allowed: {', '.join(sorted(SIDECAR_KEYS))})",
             kind="sidecar",
         )
-    kind = _optional_str(data.get("doc_kind"))
+    text = {key: _optional_str(data.get(key), key, name, shown)
+            for key in ("title", "author_org", "doc_kind", "password")}
+    kind = text["doc_kind"]
     if kind is not None and kind not in DOC_KINDS:
         raise DocumentError(
             name,
-            f"sidecar {path.name}: doc_kind {kind!r} is not one of {', '.join(DOC_KINDS)}",
+            f"sidecar {shown}: doc_kind {kind!r} is not one of {', '.join(DOC_KINDS)}",
             kind="sidecar",
         )
     return Sidecar(
-        title=_optional_str(data.get("title")),
-        author_org=_optional_str(data.get("author_org")),
-        date=_sidecar_date(data.get("date"), name, path),
+        title=text["title"],
+        author_org=text["author_org"],
+        date=_sidecar_date(data.get("date"), name, shown, years),
         doc_kind=kind,
-        password=_optional_str(data.get("password")),
+        password=text["password"],
     )
 
 
-def _optional_str(value: Any) -> str | None:
+def _load_yaml(text: str) -> Any:
+    """``text`` parsed by :class:`_SidecarLoader` (a safe loader: no tags that build objects)."""
+    loader = _SidecarLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """Where and what the YAML syntax error is, without the quoted line (it may hold the
+    password)."""
+    mark = exc.problem_mark or exc.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"YAML syntax error at {where}{exc.problem or exc.context or 'invalid YAML'}"
+
+
+def _optional_str(value: Any, key: str, name: str, shown: str) -> str | None:
+    """A text value; numbers are taken as written; lists, mappings and the like are refused
+    (their Python form is not metadata)."""
     if value is None:
         return None
+    if not isinstance(value, str | int | float):
+        raise DocumentError(
+            name, f"sidecar {shown}: {key} must be text, not a {_yaml_type(value)}",
+            kind="sidecar",
+        )
     text = str(value).strip()
     return text or None
 
 
-def _sidecar_date(value: Any, name: str, path: Path) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value.date() if isinstance(value, dt.datetime) else value
-    parsed = parse_date(str(value))
+def _yaml_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
+
+
+def _sidecar_date(value: Any, name: str, shown: str, years: tuple[int, int]) -> dt.date | None:
+    if value is None:
+        return None
+    parsed = parse_date(str(value)) if isinstance(value, str | int) else None
     if parsed is None:
         raise DocumentError(
-            name, f"sidecar {path.name}: cannot read the date {value!r}", kind="sidecar"
+            name,
+            f"sidecar {shown}: date {str(value)!r} is not a date (write it as 2020-12-31 or "
+            "31 December 2020; the day must exist in that month)",
+            kind="sidecar",
+        )
+    if not years[0] <= parsed.year <= years[1]:
+        raise DocumentError(
+            name,
+            f"sidecar {shown}: date {parsed.isoformat()} is outside the plausible years "
+            f"{years[0]}-{years[1]} (ingest.earliest_year, ingest.latest_year)",
+            kind="sidecar",
         )
     return parsed
 
 
-def infer_date(lines: Sequence[str]) -> dt.date | None:
+def infer_date(lines: Sequence[str], years: tuple[int, int] = (1, 9999)) -> dt.date | None:
     """The document's own date: a labelled date field near the top, else a line near the top
-    that is nothing but a date. Dates inside sentences are not the document's date."""
+    that is nothing but a date. Dates inside sentences are not the document's date, nor are
+    dates outside ``years`` (first, last: "1 January 0001" is a placeholder, not a date)."""
     top = [line for line in lines if line.strip()]
     for line in top[:_LABEL_LINES]:
         match = _DATE_LABEL.match(line)
         if match:
             found = parse_date(re.split(r"\t", match.group(1).strip())[0])
-            if found is not None:
+            if found is not None and years[0] <= found.year <= years[1]:
                 return found
     for line in top[:_TOP_LINES]:
         found = parse_date(line)
-        if found is not None:
+        if found is not None and years[0] <= found.year <= years[1]:
             return found
     return None
 

@@ -46,11 +46,25 @@ def _sources(corpus: Path) -> list[Source]:
     return [Source(p, p.name) for p in sorted(corpus.iterdir())]
 
 
+def _write_ingested(store: OutputStore, doc_id: str, rel: str) -> None:
+    """The parts ingestion writes for a document (a run re-ingests a file missing one)."""
+    store.write_part("pages", doc_id, _pages(doc_id))
+    store.write_part("sentences", doc_id, to_table("sentences", [
+        {"sentence_id": f"{doc_id}-00000", "doc_id": doc_id, "idx": 0, "page": None,
+         "section": None, "start": 0, "end": 1, "text": "x"}]))
+    store.write_part("documents", doc_id, to_table("documents", [
+        {"doc_id": doc_id, "source_path": rel, "format": "txt", "title": None,
+         "author_org": None, "author_org_id": None, "author_confidence": None,
+         "doc_kind": "other", "date": None, "n_pages": None, "n_sentences": 1, "n_chars": 1,
+         "size_bytes": 1, "sha256": doc_id, "metadata_source": "inferred", "copy_of": None,
+         "ingested_at": datetime.now(UTC)}]))
+
+
 def _ingest_all(store: OutputStore, manifest: inc.Manifest, corpus: Path) -> inc.Plan:
     plan = inc.plan_ingest(_sources(corpus), manifest, "fp1")
     for source in plan.todo:
         sha = plan.shas[source.rel_path]
-        store.write_part("pages", sha[:16], _pages(sha[:16]))
+        _write_ingested(store, sha[:16], source.rel_path)
         inc.commit_ingest(store, manifest, source, inc.IngestOutcome("", sha[:16]), sha, "fp1")
     return plan
 
@@ -177,5 +191,6 @@ def test_internal_failure_is_retried_but_document_error_is_not(tmp_path: Path,
     a, b = _sources(corpus)
     inc.commit_ingest(store, manifest, a, inc.IngestOutcome("", None, "internal"), None, "fp1")
     inc.commit_ingest(store, manifest, b, inc.IngestOutcome("", None, "corrupt"), None, "fp1")
+    store.write_part("errors", inc.error_key("b.txt", "ingest"), _error("b.txt"))
     plan = inc.plan_ingest(_sources(corpus), manifest, "fp1")
     assert ([s.rel_path for s in plan.todo], plan.unchanged) == (["a.txt"], ["b.txt"])

@@ -85,8 +85,10 @@ def test_changing_a_later_stage_config_keeps_ingestion(
     assert summary["analysed"] == 3
 
 
-def test_lost_manifest_reuses_prefect_cache(prefect_api: str, tiny_corpus: Path,
-                                            tmp_path: Path) -> None:
+def test_lost_manifest_redoes_every_file_without_prefects_cache(
+        prefect_api: str, tiny_corpus: Path, tmp_path: Path) -> None:
+    """Prefect's result cache is off (it would unpickle files): the manifest is the only
+    memory of a run, and losing it costs re-processing, never different outputs."""
     import httpx
 
     out = tmp_path / "out"
@@ -98,8 +100,7 @@ def test_lost_manifest_reuses_prefect_cache(prefect_api: str, tiny_corpus: Path,
     assert OutputStore(out).read_table("documents").num_rows == before
     cached = httpx.post(f"{prefect_api}/task_runs/filter", timeout=10, json={
         "task_runs": {"state": {"name": {"any_": ["Cached"]}}}}).json()
-    flow_run_ids = {r["flow_run_id"] for r in cached if r["name"].startswith("ingest-document")}
-    assert flow_run_ids, "no ingest task was served from Prefect's cache"
+    assert cached == []
 
 
 def test_a_run_into_an_fsspec_url_publishes_and_a_fresh_machine_can_read_it(

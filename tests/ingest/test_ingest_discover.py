@@ -63,10 +63,12 @@ def test_links_are_listed_never_followed(tmp_path: Path, settings: Settings) -> 
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
-def test_fifo_is_skipped(tmp_path: Path, settings: Settings) -> None:
+def test_fifo_is_listed_as_a_problem_never_opened(tmp_path: Path, settings: Settings) -> None:
     os.mkfifo(tmp_path / "pipe.txt")
     (tmp_path / "real.txt").write_text("text", encoding="utf-8")
-    assert [s.rel_path for s in discover(tmp_path, settings)] == ["real.txt"]
+    found = {s.rel_path: s.problem for s in discover(tmp_path, settings)}
+    assert found == {"pipe.txt": ("not_regular", "a named pipe (FIFO), not a document: "
+                                  "never opened"), "real.txt": None}
 
 
 def test_empty_corpus(tmp_path: Path, settings: Settings) -> None:

@@ -134,7 +134,7 @@ def test_sidecar_date_as_text(tmp_path: Path) -> None:
         ("- a list\n", "must be a mapping"),
         ("titel: typo\n", "unknown keys ['titel']"),
         ("doc_kind: memo\n", "doc_kind 'memo' is not one of"),
-        ("date: soon\n", "cannot read the date"),
+        ("date: soon\n", "date 'soon' is not a date"),
         ("title: [unclosed\n", "cannot read sidecar"),
         ("!!python/object:os.system ls\n", "cannot read sidecar"),
     ],

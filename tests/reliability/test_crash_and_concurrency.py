@@ -75,15 +75,21 @@ def _start(corpus: Path, out: Path, env: dict[str, str]) -> subprocess.Popen[str
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def test_sigterm_ends_the_run_its_temporary_server_and_its_workers(
-        corpus: Path, reference: Path, stancemap_env: dict[str, str], tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    own_server = {k: v for k, v in stancemap_env.items() if k != "PREFECT_API_URL"}
+def _start_with_own_server(corpus: Path, out: Path,
+                           env: dict[str, str]) -> subprocess.Popen[str]:
+    """``stancemap run`` in its own session, starting its own temporary Prefect server."""
+    own_server = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
     environ = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "stancemap.cli", "run", "--out", str(out), "--", str(corpus)],
         cwd=ROOT, env={**environ, **own_server}, start_new_session=True, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_sigterm_ends_the_run_its_temporary_server_and_its_workers(
+        corpus: Path, reference: Path, stancemap_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = _start_with_own_server(corpus, out, stancemap_env)
     try:
         _wait_for(proc, out, MOMENTS["mid analysis: 2 documents' entities"])
         helpers = psutil.Process(proc.pid).children(recursive=True)
@@ -99,6 +105,27 @@ def test_sigterm_ends_the_run_its_temporary_server_and_its_workers(
     rerun, _, _ = hc.run_stancemap(corpus, out, env=stancemap_env)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert snapshot(out) == snapshot(reference)
+
+
+def test_kill_9_of_a_run_leaves_no_process_of_it_alive(
+        corpus: Path, stancemap_env: dict[str, str], tmp_path: Path) -> None:
+    """kill -9 runs no clean-up at exit: the watchdog the run started ends its temporary
+    Prefect server and its worker processes within 10 s."""
+    out = tmp_path / "out"
+    proc = _start_with_own_server(corpus, out, stancemap_env)
+    try:
+        _wait_for(proc, out, MOMENTS["mid ingest: 3 documents written"])
+        time.sleep(1.0)  # the watchdog looks twice a second
+        helpers = psutil.Process(proc.pid).children(recursive=True)
+        assert any("uvicorn" in " ".join(p.cmdline()) for p in helpers)  # its own server
+        assert any("watchdog" in " ".join(p.cmdline()) for p in helpers)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        _gone, alive = psutil.wait_procs(helpers, timeout=10)
+        assert alive == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _wait_for(proc: subprocess.Popen[str], out: Path, moment: Moment,

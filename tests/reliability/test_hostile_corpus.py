@@ -43,7 +43,8 @@ class HostileRun:
 def hostile(tmp_path_factory: pytest.TempPathFactory,
             stancemap_env: dict[str, str]) -> HostileRun:
     base = tmp_path_factory.mktemp("hostile")
-    corpus, out = base / "corpus", base / "out"
+    corpus = base / "corpus"
+    out = corpus / hc.OUT_INSIDE  # inside the corpus: the run must leave it out
     cases = hc.build(corpus, SHARED if (SHARED / "pdfs").is_dir() else None)
     proc, seconds, peak = hc.run_stancemap(corpus, out, env=stancemap_env)
     return HostileRun(corpus, out, cases, proc, seconds, peak)
@@ -67,8 +68,11 @@ def test_one_error_row_per_bad_file_with_a_readable_reason(hostile: HostileRun) 
               if e["stage"] == "ingest"]
     paths = [e["source_path"] for e in errors]
     assert len(paths) == len(set(paths))
-    expected = {f for c in hostile.cases if c.expect == "error" for f in c.files}
+    expected = {f for c in hostile.cases if c.expect == "error" and not c.prefix
+                for f in c.files}
     assert expected <= set(paths)
+    for case in [c for c in hostile.cases if c.expect == "error" and c.prefix]:
+        assert len([p for p in paths if p.startswith(case.files[0])]) == 1, case.name
     for row in errors:
         message = str(row["message"])
         assert len(message) >= 10 and "Traceback" not in message, row
@@ -113,8 +117,55 @@ def test_reports_escape_document_text(hostile: HostileRun) -> None:
     for text in (html, markdown):
         assert "<img src=x onerror" not in text
         assert "<script>alert(" not in text
+        assert "<b>raw</b>" not in text
         assert "&lt;img src=x onerror=alert(1)&gt;.txt" in text  # the failed file is listed
     assert "&lt;script&gt;alert(" in html  # the hostile title, shown as text
+
+
+def test_report_md_is_inert_markdown(hostile: HostileRun) -> None:
+    """No image a renderer would fetch, no link (javascript: or other), no raw HTML tag."""
+    markdown = (hostile.out / "report.md").read_text(encoding="utf-8")
+    assert "tracker.invalid" in markdown and "javascript:" in markdown  # shown, as text
+    assert re.search(r"(?<!\\)!?(?<!\\)\[[^\]]*(?<!\\)\]\(", markdown) is None
+    assert re.search(r"<[A-Za-z/!]", markdown) is None
+
+
+def test_no_secret_reaches_any_output(hostile: HostileRun) -> None:
+    assert hc.secrets_found(hostile.out, hostile.proc.stdout, hostile.proc.stderr) == []
+    row = next(e for e in OutputStore(hostile.out).read_table("errors").to_pylist()
+               if e["source_path"] == "sidecars/broken-yaml.txt")
+    assert "line 4, column 1" in row["message"] and "broken-yaml.txt.meta.yaml" in row["message"]
+
+
+def test_identical_copies_are_one_document_counted_once(hostile: HostileRun) -> None:
+    store = OutputStore(hostile.out)
+    listed = [d for d in store.read_table("documents").to_pylist()
+              if d["source_path"].startswith("copies/")]
+    assert [d["source_path"] for d in listed] == ["copies/a-listed.txt"]
+    assert "copies/b-copy.txt = copies/a-listed.txt" in hostile.proc.stdout
+    assert re.search(r"\b1 copies\b", hostile.proc.stdout)
+
+
+def test_the_output_folder_inside_the_corpus_is_left_out(hostile: HostileRun) -> None:
+    assert "is inside the corpus" in hostile.proc.stdout
+    store = OutputStore(hostile.out)
+    paths = [*store.read_table("documents").column("source_path").to_pylist(),
+             *store.read_table("errors").column("source_path").to_pylist()]
+    assert not [p for p in paths if p.startswith(hc.OUT_INSIDE)]
+
+
+def test_implausible_dates_are_dropped(hostile: HostileRun) -> None:
+    dates = {d["source_path"]: d["date"]
+             for d in OutputStore(hostile.out).read_table("documents").to_pylist()}
+    assert dates["sidecars/year-one.txt"] is None
+    assert all(d is None or 1900 <= d.year <= 2100 for d in dates.values())
+
+
+def test_nothing_is_pickled_under_the_prefect_home(hostile: HostileRun) -> None:
+    import os
+
+    home = Path(os.environ["PREFECT_HOME"])
+    assert [p for p in home.rglob("*") if p.is_file() and "storage" in p.parts] == []
 
 
 def test_every_parquet_file_is_readable_and_nothing_temporary_is_left(
@@ -139,3 +190,14 @@ def test_a_second_run_changes_nothing(hostile: HostileRun,
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert re.search(r"\b0 ingested\b", proc.stdout) and re.search(r"\b0 failed\b", proc.stdout)
     assert snapshot(hostile.out) == before
+
+
+def test_deleted_outputs_are_restored_identical(hostile: HostileRun,
+                                                stancemap_env: dict[str, str]) -> None:
+    """One part of each per-document table (from different documents), an errors part and
+    every corpus-level table and report deleted; one run restores each, identical."""
+    outcomes = hc.restore_check(hostile.corpus, hostile.out, env=stancemap_env)
+    assert {o.case.name for o in outcomes} >= {
+        f"deleted {t} part" for t in (*hc.PART_TABLES, "errors")} | {
+        f"deleted {name}" for name in hc.CORPUS_OUTPUTS}
+    assert [f"{o.case.name}: {o.detail}" for o in outcomes if not o.handled] == []

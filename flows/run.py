@@ -291,7 +291,9 @@ def apply_review(store: OutputStore, setup: RunSetup, path: Path) -> dict[str, A
         manifest.corpus["review"] = key()
         manifest.commit()
         return {"notes": [f"corrections: none yet ({path}; `stancemap review` writes it)"]}
+    started = time.monotonic()
     result = tasks.corrections_task(store, settings, str(path))
+    result["seconds"] = _since(started)
     manifest.corpus["review"] = key()
     manifest.commit()
     problems = result.pop("problems")

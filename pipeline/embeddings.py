@@ -220,8 +220,11 @@ class EmbeddingCache:
 
     ``namespace`` (e.g. the model name) prefixes the shard names so that two models never
     share vectors. ``n_embedded_`` counts the texts sent to ``embed_fn`` by this instance.
-    Shards are immutable once written, so an instance reads each one once and keeps its
-    vectors in memory: repeated calls (one per document) only read shards new since the last.
+    Shards are immutable once written, so an instance reads the keys of each one once and
+    remembers which shard holds which key; a call reads the vectors it needs from their shards
+    and keeps none. A worker process therefore holds an index of the corpus's keys, not every
+    vector the other workers computed (on real text, where sentences rarely repeat, those
+    would cost hundreds of MB per worker and never be used).
     """
 
     def __init__(self, folder: Path, embed_fn: EmbedFn, namespace: str, batch_size: int = 64):
@@ -230,8 +233,8 @@ class EmbeddingCache:
         self.namespace = namespace
         self.batch_size = batch_size
         self.n_embedded_ = 0
-        self._known: dict[str, np.ndarray] = {}
-        self._read: set[str] = set()
+        self._where: dict[str, str] = {}  # key -> the shard holding its vector (first read wins)
+        self._read: set[str] = set()  # shards whose keys are in _where
 
     def prepare(self) -> None:
         """Load the model now (exporting it first if needed), e.g. in a worker's warm-up."""
@@ -246,20 +249,45 @@ class EmbeddingCache:
     def _safe_namespace(self) -> str:
         return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.namespace)
 
-    def _load(self, wanted: set[str]) -> dict[str, np.ndarray]:
+    def _index(self) -> None:
+        """Add the keys of the shards not indexed yet (their vectors are read when needed)."""
         for shard in self._shards():
             if shard.name in self._read:
                 continue
             try:
                 with np.load(shard, allow_pickle=False) as data:
-                    keys, vectors = data["keys"], data["vectors"]
+                    keys = data["keys"].tolist()
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("ignoring unreadable embedding shard %s: %s", shard, exc)
                 continue
             self._read.add(shard.name)
-            for key, vector in zip(keys.tolist(), vectors, strict=True):
-                self._known.setdefault(key, vector)
-        return {key: self._known[key] for key in wanted if key in self._known}
+            for key in keys:
+                self._where.setdefault(key, shard.name)
+
+    def _load(self, wanted: set[str], retry: bool = True) -> dict[str, np.ndarray]:
+        """The cached vectors of the ``wanted`` keys, read from the shards holding them."""
+        self._index()
+        by_shard: dict[str, set[str]] = {}
+        for key in wanted:
+            if key in self._where:
+                by_shard.setdefault(self._where[key], set()).add(key)
+        found: dict[str, np.ndarray] = {}
+        lost = False
+        for name, keys in sorted(by_shard.items()):
+            try:
+                with np.load(self.folder / name, allow_pickle=False) as data:
+                    shard_keys, vectors = data["keys"].tolist(), data["vectors"]
+            except (OSError, ValueError, KeyError) as exc:  # e.g. merged away by compact()
+                log.warning("ignoring unreadable embedding shard %s: %s", name, exc)
+                lost = True
+                continue
+            found.update((key, vectors[row]) for row, key in enumerate(shard_keys)
+                         if key in keys)
+        if lost and retry:  # the keys may be in a shard written since (a merged one): re-index
+            self._where.clear()
+            self._read.clear()
+            found.update(self._load(wanted - found.keys(), retry=False))
+        return found
 
     def _save(self, keys: list[str], vectors: np.ndarray) -> Path:
         buffer = io.BytesIO()
@@ -292,7 +320,8 @@ class EmbeddingCache:
         for shard in shards:
             if shard != merged:
                 shard.unlink(missing_ok=True)
-        self._read.add(merged.name)
+        self._read = (self._read - {shard.name for shard in shards}) | {merged.name}
+        self._where.update(dict.fromkeys(ordered, merged.name))
         log.info("embedding cache: merged %d shards into %s", len(shards), merged.name)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -306,8 +335,9 @@ class EmbeddingCache:
         if missing:
             new_keys = sorted(missing)
             new_vectors = self._embed_batches([missing[k] for k in new_keys])
-            self._read.add(self._save(new_keys, new_vectors).name)
-            self._known.update(zip(new_keys, new_vectors, strict=True))
+            shard = self._save(new_keys, new_vectors).name
+            self._read.add(shard)
+            self._where.update(dict.fromkeys(new_keys, shard))
             known.update(zip(new_keys, new_vectors, strict=True))
             self.n_embedded_ += len(new_keys)
         log.info("embeddings: %d texts, %d from cache, %d new",

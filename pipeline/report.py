@@ -303,7 +303,14 @@ def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
     if not arguments:
         return []
     outliers = sum(1 for a in arguments if a["cluster_id"] is None)
-    groups = Counter(a["duplicate_group"] for a in arguments if a["duplicate_group"])
+    spread: dict[str, set[str]] = defaultdict(set)
+    counted: Counter[str] = Counter()
+    for a in arguments:
+        if a["duplicate_group"]:
+            spread[a["duplicate_group"]].add(a["doc_id"])
+            counted[a["duplicate_group"]] += 1
+    # template text spans documents; a group left in one document was shared with its copy
+    groups = {g: n for g, n in counted.items() if len(spread[g]) > 1}
     notes = [f"{len(arguments)} argument units; {outliers} not in any cluster (outliers)."]
     if groups:
         grouped = sum(groups.values())
@@ -417,7 +424,8 @@ def _evaluation(evaluation: dict[str, Any] | None, targets: Sequence[Target] = (
             counts = {column: node[key] for key, column in _COUNTS.items() if key in node}
             rows.append({"scope": _scope(path, labels), **{k: node.get(k) for k in _METRICS},
                          **{c: counts.get(c) for c in ("correct", "predicted", "gold")}})
-        for key, value in node.items():
+        # all positions first, then the slices, in the file's order
+        for key, value in sorted(node.items(), key=lambda kv: kv[0] != "overall"):
             if isinstance(value, dict):
                 walk(value, [*path, str(key)])
             elif isinstance(value, list):

@@ -507,7 +507,7 @@ def _evaluate_review(out: str, corrections: Path, config: Path | None) -> None:
                   soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 def review(out: OutOpt, port: Annotated[int, typer.Option(
                help="Port on 127.0.0.1 (default: a free one).", min=0, max=65535)] = 0,
            corrections: CorrectionsOpt = None, config: ConfigOpt = None,
@@ -540,7 +540,7 @@ def review(out: OutOpt, port: Annotated[int, typer.Option(
     console.print("review stopped", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def export(out: OutOpt, xlsx: Annotated[Path, typer.Option(
                help="Workbook to write (matrix, positions, themes, comparison, documents, "
                     "errors, corrections).", dir_okay=False)],

@@ -193,9 +193,15 @@ def test_version() -> None:
     assert result.output.strip() == f"stancemap {version('stancemap')}"
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["ingest"], ["report"], ["query"],
-                                     ["evaluate"], ["serve"]])
+def _commands() -> list[list[str]]:
+    import typer.main
+
+    return [[], *([name] for name in sorted(typer.main.get_command(app).commands))]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("command", _commands(), ids=lambda c: " ".join(c) or "stancemap")
 def test_help_has_no_placeholders(command: list[str]) -> None:
+    """Every command (add new ones with ``@app.command(cls=_Command)``)."""
     result = runner.invoke(app, [*command, "--help"], terminal_width=100)
     assert result.exit_code == 0
     assert "<bool>" not in result.output and "{" not in result.output, result.output

@@ -140,3 +140,36 @@ def test_many_shards_are_merged_without_losing_vectors(tmp_path: Path) -> None:
     fn = Counting()
     vectors = EmbeddingCache(tmp_path, fn, "m").embed([f"text {i}" for i in range(5)])
     assert fn.seen == [] and vectors.shape == (5, 3)
+
+
+def test_reads_only_the_vectors_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(4):
+        EmbeddingCache(tmp_path, Counting(), "m").embed([f"text {i}", f"other {i}"])
+    loaded: list[str] = []
+    real_load = np.load
+
+    def spying_load(path: Path, **kwargs: object) -> object:
+        loaded.append(Path(path).name)
+        return real_load(path, **kwargs)
+
+    monkeypatch.setattr(np, "load", spying_load)
+    fn = Counting()
+    cache = EmbeddingCache(tmp_path, fn, "m")
+    vectors = cache.embed(["text 2", "new"])
+    assert fn.seen == ["new"]
+    assert np.allclose(vectors[0], normalise(np.asarray([[6.0, 1.0, 0.0]]))[0])
+    # the keys of the 4 shards, then the vectors of the one holding "text 2"
+    assert len(loaded) == 5 and len(set(loaded)) == 4
+    assert not hasattr(cache, "_known")
+
+
+def test_vectors_merged_away_by_another_instance_are_found(tmp_path: Path) -> None:
+    for i in range(3):
+        EmbeddingCache(tmp_path, Counting(), "m").embed([f"text {i}"])
+    reader = EmbeddingCache(tmp_path, Counting(), "m")
+    reader.embed(["text 0"])  # indexes the three shards
+    EmbeddingCache(tmp_path, Counting(), "m").compact(max_shards=1)
+    fn = Counting()
+    reader.embed_fn = fn
+    assert reader.embed(["text 1", "text 2"]).shape == (2, 3)
+    assert fn.seen == []

@@ -56,8 +56,8 @@ def _write_ingested(store: OutputStore, doc_id: str, rel: str) -> None:
         {"doc_id": doc_id, "source_path": rel, "format": "txt", "title": None,
          "author_org": None, "author_org_id": None, "author_confidence": None,
          "doc_kind": "other", "date": None, "n_pages": None, "n_sentences": 1, "n_chars": 1,
-         "size_bytes": 1, "sha256": doc_id, "metadata_source": "inferred", "copy_of": None,
-         "ingested_at": datetime.now(UTC)}]))
+         "size_bytes": 1, "sha256": doc_id, "metadata_source": "inferred",
+         "ingested_at": datetime.now(UTC), "copy_of": None}]))
 
 
 def _ingest_all(store: OutputStore, manifest: inc.Manifest, corpus: Path) -> inc.Plan:

@@ -240,7 +240,7 @@ def _doc(doc_id: str, path: str) -> dict[str, object]:
             "author_org": None, "author_org_id": None, "author_confidence": None,
             "doc_kind": "other", "date": None, "n_pages": None, "n_sentences": 1, "n_chars": 4,
             "size_bytes": 4, "sha256": doc_id * 4, "metadata_source": "inferred",
-            "ingested_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
+            "ingested_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "copy_of": None}
 
 
 def _entry(doc_id: str | None, stages_done: dict[str, str],

@@ -3,21 +3,23 @@
 Each row says what the stage works on (``scope``: each document, or the whole corpus), which
 flow runs it, the tables it writes, the stage whose output it reads, and what its fingerprint
 covers: its code (modules of ``pipeline/``), its settings (sections or dotted values) and its
-data files (dotted settings paths). :mod:`flows.incremental` builds the fingerprints and the
-table lists from these rows and :mod:`flows.run` the tasks; a corpus-level stage's ``build``
-turns the store into its tables. A new stage is one row here and one module in ``pipeline/``.
-Plain Python: no Prefect here.
+data files (dotted settings paths, or fixed paths such as the argument matcher's weights).
+:mod:`flows.incremental` builds the fingerprints and the table lists from these rows and
+:mod:`flows.run` the tasks; a corpus-level stage's ``build`` turns the store into its tables.
+A new stage is one row here and one module in ``pipeline/``. Plain Python: no Prefect here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
 
 from pipeline.arguments import build_arguments
+from pipeline.arguments.match import MATCHER_PATH
 from pipeline.chain import ENTITIES, STANCE
 from pipeline.config import Settings
 from pipeline.entities import build_organisations
@@ -38,6 +40,7 @@ class Stage:
     sources: tuple[str, ...]
     settings: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    data: tuple[Path, ...] = ()  # data files at fixed paths (not named by a setting)
     amends: tuple[str, ...] = ()  # tables of an earlier stage whose rows it completes
     build: Build | None = None
 
@@ -63,7 +66,7 @@ CATALOG: tuple[Stage, ...] = (
           build=_organisations),
     Stage("arguments", "corpus", "analyse", ("arguments", "clusters", "comparison"), STANCE,
           ("arguments", "embeddings"), ("nlp.embedding_model", "arguments"),
-          ("arguments.classifier",), build=_arguments),
+          ("arguments.classifier", "arguments.themes"), data=(MATCHER_PATH,), build=_arguments),
     Stage("copies", "corpus", "ingest", (), "ingest", ("copies",), ("ingest.copy_similarity",),
           amends=("documents",)),
     Stage("review", "corpus", "review", ("corrections",), "arguments", ("corrections",),

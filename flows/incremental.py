@@ -108,7 +108,8 @@ def stage_fingerprints(settings: Settings) -> dict[str, str]:
         fingerprints[stage.name] = _hash(
             fingerprints[stage.after] if stage.after else base, _source_hash(*stage.sources),
             [_setting(settings, name) for name in stage.settings],
-            [_file_hash(settings.resolve(path)) if path else None for path in paths])
+            [_file_hash(settings.resolve(path)) if path else None for path in paths],
+            [_file_hash(path) for path in stage.data])
     return fingerprints
 
 

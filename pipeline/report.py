@@ -286,16 +286,33 @@ def _clusters(store: OutputStore, docs: dict[str, dict[str, Any]]) -> list[dict[
     for row in _rows(store, "comparison"):
         raisers[row["cluster_id"]].append(row)
     clusters = []
-    for row in sorted(_rows(store, "clusters"), key=lambda c: (-c["size"], c["cluster_id"])):
+    order = sorted(_rows(store, "clusters"), key=lambda c: (
+        c.get("origin") != "analyst", -c["size"], c["cluster_id"]))
+    for row in order:
         split = {s: row[f"n_{s}"] for s in ("support", "oppose", "conditional", "neutral")}
-        who = sorted(raisers[row["cluster_id"]], key=lambda r: (-r["n_arguments"], r["holder"]))
+        doc_id = row["key_point_doc_id"]
         clusters.append({
             **row, "split": split,
-            "key_point_doc": _doc_label(docs.get(row["key_point_doc_id"]),
-                                        row["key_point_doc_id"]),
-            "raised_by": who,
+            "key_point_doc": (_doc_label(docs.get(doc_id), doc_id) if doc_id
+                              else "analyst key point"),
+            "raised_by": _raised_by(raisers[row["cluster_id"]]),
         })
     return clusters
+
+
+def _raised_by(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each holder once: its majority stance in the theme, all its arguments counted, and its
+    best argument sentence with that stance (its own words, why it holds it)."""
+    by_holder: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_holder[row["holder"]].append(row)
+    out = []
+    for holder, own in by_holder.items():
+        main = max(own, key=lambda r: (bool(r.get("is_majority")), r["n_arguments"],
+                                       r["stance"] != "none", r["stance"]))
+        out.append({**main, "holder": holder, "n_arguments": sum(r["n_arguments"] for r in own),
+                    "is_majority": True})
+    return sorted(out, key=lambda r: (-r["n_arguments"], r["holder"]))
 
 
 def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
@@ -604,8 +621,8 @@ def _page(page: int | None) -> str:
 
 
 def _raiser(row: dict[str, Any]) -> str:
-    minority = "; minority view" if row.get("is_majority") is False else ""
-    return f"{row['holder']} ({row['stance']}, {row['n_arguments']}{minority})"
+    quote = f": “{row['evidence']}”" if row.get("evidence") else ""
+    return f"{row['holder']} ({row['stance']}, {row['n_arguments']}){quote}"
 
 
 def _symbol(stance: str) -> str:
@@ -677,7 +694,8 @@ def _md_sections(data: ReportData) -> list[str]:
     lines += _md_table(
         ["Cluster", "Key point", "Size", "Docs", "Voices", "Support", "Oppose", "Conditional",
          "Neutral", "Raised by"],
-        [[c["label"], f"{c['key_point']} ({c['key_point_doc']}, {_page(c['key_point_page'])})",
+        [[c["label"] + (" (analyst theme)" if c.get("origin") == "analyst" else ""),
+          f"{c['key_point']} ({c['key_point_doc']}, {_page(c['key_point_page'])})",
           c["size"], c["n_documents"], c.get("n_voices", ""), *c["split"].values(),
           "; ".join(_raiser(r) for r in c["raised_by"])]
          for c in data.clusters]) if data.clusters else [data.notes["clusters"], ""]

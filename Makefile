@@ -13,7 +13,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test lint bench browser clean
+.PHONY: install demo test lint bench eval browser clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ lint: install
 
 bench: install
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+# Stance figures: document-grouped CV on $(SHARED)/dev + dev2 and the seeds, written into README
+# (about 10 minutes; skips when $(SHARED) is absent; not part of `make test`).
+eval: install
+	$(BIN)/python scripts/eval_stance.py --shared $(SHARED)
 
 clean:
 	rm -rf $(VENV) $(OUT)

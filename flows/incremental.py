@@ -100,11 +100,17 @@ def stage_fingerprints(settings: Settings) -> dict[str, str]:
                      _file_hash(settings.resolve(settings.entities.patterns)))
     stance = _hash(entities, _source_hash("stance"), settings.stance.model_dump(mode="json"),
                    _file_hash(settings.resolve(settings.stance.targets)),
-                   _file_hash(settings.resolve(settings.stance.classifier)))
+                   _file_hash(settings.resolve(settings.stance.classifier)),
+                   _file_hash(settings.resolve(settings.stance.decider)))
+    from pipeline.arguments.match import MATCHER_PATH
+
     classifier = getattr(settings.arguments, "classifier", None)
+    themes = settings.arguments.themes
     arguments = _hash(stance, _source_hash("arguments", "embeddings"), settings.nlp.embedding_model,
                       settings.arguments.model_dump(mode="json"),
-                      _file_hash(settings.resolve(classifier)) if classifier else None)
+                      _file_hash(settings.resolve(classifier)) if classifier else None,
+                      _file_hash(MATCHER_PATH),
+                      _file_hash(settings.resolve(themes)) if themes else None)
     report = _hash(arguments, _source_hash("report", "templates"),
                    settings.report.model_dump(mode="json"))
     review = _hash(arguments, _source_hash("corrections"))

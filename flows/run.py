@@ -268,7 +268,9 @@ def apply_review(store: OutputStore, settings: Settings, path: Path) -> dict[str
         manifest.corpus["review"] = key()
         manifest.commit()
         return {"notes": [f"corrections: none yet ({path}; `stancemap review` writes it)"]}
+    started = time.monotonic()
     result = tasks.corrections_task(store, settings, str(path))
+    result["seconds"] = _since(started)
     manifest.corpus["review"] = key()
     manifest.commit()
     problems = result.pop("problems")

@@ -278,7 +278,8 @@ def _stance(rel_path: str, doc_id: str, document: dict[str, Any], sentences: pa.
             author=result.author if result else document.get("author_org"),
             doc_aliases=result.doc_aliases if result else None)
         store.write_part("stances", doc_id, stances)
-        store.write_part("positions", doc_id, stance_mod.aggregate_positions(stances, document))
+        store.write_part("positions", doc_id, stance_mod.aggregate_positions(
+            stances, document, review_threshold=settings.stance.review_threshold))
     except Exception as exc:  # any stage failure is recorded for this document only
         failed["stance"] = _record(store, rel_path, doc_id, "stance", exc)
 

@@ -62,8 +62,10 @@ class EntitiesConfig(_Section):
 class StanceConfig(_Section):
     targets: Path
     classifier: Path
-    method: Literal["hybrid", "rules", "classifier"]
+    method: Literal["learned", "hybrid", "rules", "classifier"]
     min_confidence: float = Field(ge=0, le=1)
+    decider: Path
+    review_threshold: float = Field(ge=0, le=1)
 
 
 class ArgumentsConfig(_Section):
@@ -82,6 +84,9 @@ class ArgumentsConfig(_Section):
     near_duplicate_threshold: float = Field(gt=0, le=1)
     update_from_documents: int = Field(ge=0)
     rebuild_share: float = Field(ge=0, le=1)
+    match_threshold: float = Field(default=0.05, ge=-2, le=2)
+    arguments_per_theme: int = Field(default=16, ge=1)
+    themes: Path | None = None
 
 
 class ReportConfig(_Section):

@@ -144,9 +144,17 @@ def append_decision(path: Path, decision: Decision) -> None:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
         if fh.tell() == 0:
             writer.writeheader()
+        elif not _ends_with_newline(Path(path)):
+            fh.write("\n")  # a hand edit left the last line open
         writer.writerow(decision.as_row())
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) in (b"\n", b"\r")
 
 
 def read_decisions(path: Path, targets: Mapping[str, str] | None = None) -> list[Decision]:
@@ -292,6 +300,11 @@ class Corpus:
         self.by_sha = {d["sha256"]: d for d in self.documents.values()}
         self.by_path = {d["source_path"]: d for d in self.documents.values()}
         self.register = register
+        # doc_id -> the documents that are copies of it (documents.copy_of, where it exists)
+        self.copies: dict[str, list[str]] = defaultdict(list)
+        for doc in self.documents.values():
+            if doc.get("copy_of"):
+                self.copies[str(doc["copy_of"])].append(doc["doc_id"])
         self._sentences: dict[str, list[dict[str, Any]]] = {}
 
     def sentences(self, doc_id: str) -> list[dict[str, Any]]:
@@ -482,8 +495,9 @@ def apply_one(rows: list[dict[str, Any]], decision: Decision, doc: dict[str, Any
 
 
 def review_positions(store: OutputStore, path: Path, targets: Mapping[str, str] | None,
-                     corpus: Corpus) -> Review:
-    """The corrected positions of every document with positions, without writing anything.
+                     corpus: Corpus, every: bool = True) -> Review:
+    """The corrected positions of every document with positions (or, unless ``every``, only
+    of those with decisions now or at the last apply), without writing anything.
 
     ``targets``: known target ids (None: any); ``corpus``: the store's documents and
     organisations (:class:`Corpus`).
@@ -496,8 +510,11 @@ def review_positions(store: OutputStore, path: Path, targets: Mapping[str, str] 
         outcomes.append(outcome)
         if outcome.doc_id is not None:
             per_doc[outcome.doc_id].append((d, outcome))
+            for copy in corpus.copies.get(outcome.doc_id, []):  # the same text, elsewhere
+                per_doc[copy].append((d, Outcome(d, outcome.status, None, copy)))
     positions = {}
-    for doc_id in store.part_keys("positions"):
+    present = store.part_keys("positions")
+    for doc_id in present if every else present & (set(per_doc) | set(state)):
         doc = corpus.documents.get(doc_id)
         if doc is None:
             continue
@@ -538,7 +555,7 @@ def apply_corrections(store: OutputStore, settings: Settings, path: Path) -> Rev
 
     targets = {t.id: t.label for t in load_targets(settings)} or None
     corpus = Corpus(store, organisation_names(store, settings))
-    review = review_positions(store, path, targets, corpus)
+    review = review_positions(store, path, targets, corpus, every=False)
     state: dict[str, str] = dict(store.read_state(STATE).get("positions", {}))
     for doc_id, rows in review.positions.items():
         corrected = doc_id in review.decided

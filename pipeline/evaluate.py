@@ -418,7 +418,7 @@ def analyse_folder(docs_dir: Path, settings: Settings, cache_folder: Path | None
         )
         documents.append(document)
         stances.append(table)
-        positions.append(aggregate_positions(table, document))
+        positions.append(aggregate_positions(table, document, settings.stance.review_threshold))
     docs_table = pa.Table.from_pylist(documents) if documents else pa.table({"doc_id": []})
     return (
         docs_table,

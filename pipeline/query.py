@@ -262,6 +262,6 @@ def _write(table: pa.Table, fmt: str, sink: IO[bytes]) -> None:
     elif fmt == "xlsx":
         from pipeline.export import table_workbook
 
-        sink.write(table_workbook(table))
+        sink.write(table_workbook(rounded(table)))  # a workbook is built whole anyway
     else:
         raise QueryError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")

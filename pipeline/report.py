@@ -54,6 +54,8 @@ _REVIEWED_OWN = frozenset({"corrected", "added"})
 REVIEW_MARK = "✎"
 _METRICS = ("precision", "recall", "f1")
 _METHODS = {
+    "learned": "linear heads over sentence embeddings and parse cues, trained on annotated real "
+               "texts (calibrated confidence)",
     "hybrid": "dependency-parse patterns combined with a sentence-embedding classifier",
     "rules": "dependency-parse patterns only",
     "classifier": "a sentence-embedding classifier only",
@@ -84,6 +86,7 @@ class Evidence:
     text: str
     stance: str
     reported_by: str | None
+    needs_review: bool = False  # the position's calibrated confidence is below the threshold
 
 
 @dataclass
@@ -228,7 +231,8 @@ def _evidence(
         for row in rows:
             found.append((row["stance"] != cell_stance, -float(row["confidence"]),
                           Evidence(pos["doc_id"], _doc_label(doc, pos["doc_id"]), row["page"],
-                                   row["evidence"], row["stance"], reported_by)))
+                                   row["evidence"], row["stance"], reported_by,
+                                   bool(pos.get("needs_review")))))
     quotes: dict[str, Evidence] = {}
     for _, _, quote in sorted(found, key=lambda f: (f[0], f[1], f[2].doc_id)):
         quotes.setdefault(" ".join(quote.text.casefold().split()), quote)
@@ -308,16 +312,33 @@ def _clusters(store: OutputStore, docs: dict[str, dict[str, Any]]) -> list[dict[
     for row in _rows(store, "comparison"):
         raisers[row["cluster_id"]].append(row)
     clusters = []
-    for row in sorted(_rows(store, "clusters"), key=lambda c: (-c["size"], c["cluster_id"])):
+    order = sorted(_rows(store, "clusters"), key=lambda c: (
+        c.get("origin") != "analyst", -c["size"], c["cluster_id"]))
+    for row in order:
         split = {s: row[f"n_{s}"] for s in ("support", "oppose", "conditional", "neutral")}
-        who = sorted(raisers[row["cluster_id"]], key=lambda r: (-r["n_arguments"], r["holder"]))
+        doc_id = row["key_point_doc_id"]
         clusters.append({
             **row, "split": split,
-            "key_point_doc": _doc_label(docs.get(row["key_point_doc_id"]),
-                                        row["key_point_doc_id"]),
-            "raised_by": who,
+            "key_point_doc": (_doc_label(docs.get(doc_id), doc_id) if doc_id
+                              else "analyst key point"),
+            "raised_by": _raised_by(raisers[row["cluster_id"]]),
         })
     return clusters
+
+
+def _raised_by(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each holder once: its majority stance in the theme, all its arguments counted, and its
+    best argument sentence with that stance (its own words, why it holds it)."""
+    by_holder: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_holder[row["holder"]].append(row)
+    out = []
+    for holder, own in by_holder.items():
+        main = max(own, key=lambda r: (bool(r.get("is_majority")), r["n_arguments"],
+                                       r["stance"] != "none", r["stance"]))
+        out.append({**main, "holder": holder, "n_arguments": sum(r["n_arguments"] for r in own),
+                    "is_majority": True})
+    return sorted(out, key=lambda r: (-r["n_arguments"], r["holder"]))
 
 
 def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
@@ -325,7 +346,14 @@ def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
     if not arguments:
         return []
     outliers = sum(1 for a in arguments if a["cluster_id"] is None)
-    groups = Counter(a["duplicate_group"] for a in arguments if a["duplicate_group"])
+    spread: dict[str, set[str]] = defaultdict(set)
+    counted: Counter[str] = Counter()
+    for a in arguments:
+        if a["duplicate_group"]:
+            spread[a["duplicate_group"]].add(a["doc_id"])
+            counted[a["duplicate_group"]] += 1
+    # template text spans documents; a group left in one document was shared with its copy
+    groups = {g: n for g, n in counted.items() if len(spread[g]) > 1}
     notes = [f"{len(arguments)} argument units; {outliers} not in any cluster (outliers)."]
     if groups:
         grouped = sum(groups.values())
@@ -439,7 +467,8 @@ def _evaluation(evaluation: dict[str, Any] | None, targets: Sequence[Target] = (
             counts = {column: node[key] for key, column in _COUNTS.items() if key in node}
             rows.append({"scope": _scope(path, labels), **{k: node.get(k) for k in _METRICS},
                          **{c: counts.get(c) for c in ("correct", "predicted", "gold")}})
-        for key, value in node.items():
+        # all positions first, then the slices, in the file's order
+        for key, value in sorted(node.items(), key=lambda kv: kv[0] != "overall"):
             if isinstance(value, dict):
                 walk(value, [*path, str(key)])
             elif isinstance(value, list):
@@ -472,7 +501,8 @@ def _method(settings: Settings, stance_rows: list[dict[str, Any]]) -> list[tuple
     produced = ", ".join(f"{m}: {n}" for m, n in sorted(methods.items())) or "no stance rows"
     return [
         ("Stance detection", f"{settings.stance.method} ({_METHODS[settings.stance.method]}); "
-                             f"minimum confidence {settings.stance.min_confidence}"),
+                             f"minimum confidence {settings.stance.min_confidence}; below "
+                             f"{settings.stance.review_threshold} a position needs review"),
         ("Evidence sentences by method", produced),
         ("Sentence parsing", settings.nlp.spacy_model),
         ("Embeddings", settings.nlp.embedding_model),
@@ -618,8 +648,8 @@ def _page(page: int | None) -> str:
 
 
 def _raiser(row: dict[str, Any]) -> str:
-    minority = "; minority view" if row.get("is_majority") is False else ""
-    return f"{row['holder']} ({row['stance']}, {row['n_arguments']}{minority})"
+    quote = f": “{row['evidence']}”" if row.get("evidence") else ""
+    return f"{row['holder']} ({row['stance']}, {row['n_arguments']}){quote}"
 
 
 def _symbol(stance: str) -> str:
@@ -654,6 +684,7 @@ def _md_evidence(data: ReportData) -> list[str]:
             lines += [f"- {_symbol(q.stance)} “{md_cell(q.text)}” ({md_cell(q.document)}, "
                       f"{_page(q.page)}"
                       + (f"; as reported by {md_cell(q.reported_by)}" if q.reported_by else "")
+                      + ("; **needs review**" if q.needs_review else "")
                       + ")" for q in cell.evidence]
             if cell.n_more:
                 lines.append(f"- … and {cell.n_more} more (all in report.html)")
@@ -691,7 +722,8 @@ def _md_sections(data: ReportData) -> list[str]:
     lines += _md_table(
         ["Cluster", "Key point", "Size", "Docs", "Voices", "Support", "Oppose", "Conditional",
          "Neutral", "Raised by"],
-        [[c["label"], f"{c['key_point']} ({c['key_point_doc']}, {_page(c['key_point_page'])})",
+        [[c["label"] + (" (analyst theme)" if c.get("origin") == "analyst" else ""),
+          f"{c['key_point']} ({c['key_point_doc']}, {_page(c['key_point_page'])})",
           c["size"], c["n_documents"], c.get("n_voices", ""), *c["split"].values(),
           "; ".join(_raiser(r) for r in c["raised_by"])]
          for c in data.clusters]) if data.clusters else [data.notes["clusters"], ""]

@@ -103,8 +103,10 @@ class ReviewSession:
 
     def queue(self) -> list[dict[str, Any]]:
         """Every position, least certain first: ``needs_review``, then not yet reviewed,
-        then by confidence."""
-        rows = [r for rows in self.rows.values() for r in rows]
+        then by confidence. Copies of another document (``documents.copy_of``) are left out:
+        a decision on the original applies to them too."""
+        copies = {d for ds in self.corpus.copies.values() for d in ds}
+        rows = [r for doc_id, rows in self.rows.items() if doc_id not in copies for r in rows]
         rows.sort(key=lambda r: (not r.get("needs_review"), r["review"] != "machine",
                                  float(r["confidence"]), r["holder"], r["target"], r["_id"]))
         return [self._summary(r) for r in rows]

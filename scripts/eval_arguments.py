@@ -28,6 +28,7 @@ from pipeline.arguments.build import (
     cached_embedder,
     load_classifier,
 )
+from pipeline.arguments.match import MATCHER_PATH, matcher_for
 from pipeline.config import Settings, load_settings
 from pipeline.io import OutputStore
 from pipeline.nlp import load_spacy
@@ -123,6 +124,7 @@ def quality(result: ArgumentResult) -> dict[str, float]:
     silhouette = (float(silhouette_score(result.vectors[clustered], labels, metric="cosine"))
                   if 1 < n_clusters < len(labels) else float("nan"))
     return {"arguments": len(cluster_ids), "clusters": n_clusters,
+            "arguments_per_theme": round(len(cluster_ids) / max(n_clusters, 1), 1),
             "share_clustered": round(float(clustered.mean()) if len(clustered) else 0.0, 3),
             "silhouette": round(silhouette, 3)}
 
@@ -159,15 +161,22 @@ def main() -> None:
         OutputStore(args.out / "_none").read_table("stances")
     embed = cached_embedder(store, settings).embed
     classifier = load_classifier(settings)
+    match = (matcher_for(store.cache_dir("embeddings")).embed if MATCHER_PATH.exists()
+             else None)
 
     def run(config: Any) -> ArgumentResult:
-        return build_argument_tables(sentences, stances, documents, embed, classifier, config)
+        return build_argument_tables(sentences, stances, documents, embed, classifier, config,
+                                     match=match)
 
     result = run(settings.arguments)
     for name in ("arguments", "clusters", "comparison"):
         store.write_table(name, getattr(result, name))
+    again = run(settings.arguments)
+    identical = all(getattr(result, name).equals(getattr(again, name))
+                    for name in ("arguments", "clusters", "comparison"))
     print(json.dumps({"documents": documents.num_rows, "sentences": sentences.num_rows,
-                      **quality(result)}))
+                      "matcher": MATCHER_PATH.exists(), **quality(result),
+                      "identical_second_run": identical}))
     for row in hand_check(result):
         print(json.dumps(row))
     if args.compare:

@@ -320,6 +320,9 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
             help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")] = None,
         summary_json: Annotated[Path | None, typer.Option(
             help="Also write the run summary to this JSON file.")] = None,
+        themes: Annotated[Path | None, typer.Option(
+            help="Analyst themes (YAML: id, key_point, optional target and stance): "
+                 "arguments are mapped to them first.")] = None,
         corrections: CorrectionsOpt = None, verbose: VerboseOpt = False) -> None:
     """Run the whole pipeline on CORPUS: ingest, entities, stance, arguments, report.
 
@@ -328,6 +331,11 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
     """
     _prepare(verbose, password)
     with _expected_errors():
+        if themes is not None:
+            from pipeline.arguments.codebook import load_codebook
+
+            load_codebook(themes)  # a bad file fails here, naming its line
+            os.environ["STANCEMAP_ARGUMENTS__THEMES"] = str(themes.resolve())
         settings = _load(config)
         _check_out(out)
         empty = _empty_corpus(corpus, out)
@@ -505,7 +513,7 @@ def _evaluate_review(out: str, corrections: Path, config: Path | None) -> None:
                   soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 def review(out: OutOpt, port: Annotated[int, typer.Option(
                help="Port on 127.0.0.1 (default: a free one).", min=0, max=65535)] = 0,
            corrections: CorrectionsOpt = None, config: ConfigOpt = None,
@@ -538,7 +546,7 @@ def review(out: OutOpt, port: Annotated[int, typer.Option(
     console.print("review stopped", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def export(out: OutOpt, xlsx: Annotated[Path, typer.Option(
                help="Workbook to write (matrix, positions, themes, comparison, documents, "
                     "errors, corrections).", dir_okay=False)],

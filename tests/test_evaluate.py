@@ -43,6 +43,7 @@ def _position(
         "evidence": "e",
         "page": None,
         "review": "machine",
+        "needs_review": False,
     }
 
 

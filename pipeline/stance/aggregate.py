@@ -5,7 +5,9 @@ with its confidence. The stance with the largest summed confidence wins; a tie g
 cautious stance (conditional, then oppose, then support). ``mixed`` is true when the evidence
 holds both a supporting side (support or conditional) and oppose. A holder and target with only
 neutral sentences gets a neutral position. Confidence is the winner's share of the votes times
-the mean confidence of its sentences; the best evidence is the winner's most confident sentence.
+the confidence of its most confident sentence (a calibrated probability when the learned
+decision made the rows); the best evidence is that sentence. A non-neutral position below
+``review_threshold`` is kept but flagged ``needs_review``.
 """
 
 from __future__ import annotations
@@ -30,9 +32,8 @@ def _resolve(rows: list[dict[str, Any]]) -> tuple[str, float, dict[str, Any]]:
         votes[row["stance"]] += row["confidence"]
     winner = min(votes, key=lambda s: (-round(votes[s], 6), _TIE_ORDER[s]))
     backing = [r for r in taken if r["stance"] == winner]
-    mean = sum(r["confidence"] for r in backing) / len(backing)
-    confidence = votes[winner] / sum(votes.values()) * mean
     best = max(backing, key=lambda r: (r["confidence"], -_order(r)))
+    confidence = votes[winner] / sum(votes.values()) * best["confidence"]
     return winner, confidence, best
 
 
@@ -40,7 +41,12 @@ def _order(row: dict[str, Any]) -> int:
     return int(str(row["sentence_id"]).rsplit("-", 1)[-1]) if "-" in str(row["sentence_id"]) else 0
 
 
-def aggregate_positions(stances: pa.Table, document: dict[str, Any]) -> pa.Table:
+DEFAULT_REVIEW_THRESHOLD = 0.0  # callers pass ``settings.stance.review_threshold``
+
+
+def aggregate_positions(
+    stances: pa.Table, document: dict[str, Any], review_threshold: float = DEFAULT_REVIEW_THRESHOLD
+) -> pa.Table:
     """The ``positions`` table of one document from its ``stances`` table."""
     groups: dict[tuple[str, bool, str], list[dict[str, Any]]] = defaultdict(list)
     for row in stances.to_pylist():
@@ -69,6 +75,7 @@ def aggregate_positions(stances: pa.Table, document: dict[str, Any]) -> pa.Table
                 "evidence": best["evidence"],
                 "page": best["page"],
                 "review": "machine",
+                "needs_review": stance != "neutral" and confidence < review_threshold,
             }
         )
     return to_table("positions", out) if out else empty_table("positions")

@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +21,13 @@ import pyarrow as pa
 
 from pipeline.schema import empty_table, to_table
 from pipeline.stance.holders import Holder, HolderResolver, Register
+from pipeline.stance.learned import (
+    SIDES,
+    DocumentFeatures,
+    SentenceInfo,
+    StanceDecider,
+    document_features,
+)
 from pipeline.stance.model import StanceModel
 from pipeline.stance.rules import (
     CONDITIONAL,
@@ -30,6 +37,7 @@ from pipeline.stance.rules import (
     hedge_factor,
     is_balanced,
     is_conditional,
+    protected_span,
 )
 from pipeline.stance.targets import TargetSet
 
@@ -212,10 +220,13 @@ class _Detector:
         self.cues = cues
         self.state = _State()
         self.vectors = vectors
+        # the learned decision reads what the hybrid cascade found
+        self.method = "hybrid" if model.method == "learned" else model.method
+        self.trace: dict[int, tuple[dict[str, int], set[str], str | None, bool]] = {}
 
     def _embedding_model(self) -> StanceModel | None:
         """The model, when embeddings may be used (not in rules-only mode)."""
-        return None if self.model.method == "rules" else self.model
+        return None if self.method == "rules" else self.model
 
     def _outside_names(self, idx: int, text: str, mentions: dict[str, int]) -> dict[str, int]:
         """Drop target mentions inside an organisation's name ("Local Government Association")."""
@@ -298,9 +309,11 @@ class _Detector:
             )
             state.question_at, state.question_section = idx, section
         if asks:
+            self.trace[idx] = ({}, set(), None, True)
             return []
         if _LABEL.match(text) and self.state.question is not None:
             self.state.question_at = idx  # "Response:" / "Model answer:" keeps the question open
+            self.trace[idx] = ({}, set(), None, False)
             return []
         context = self._question_context(idx, section)
         mentions = self._outside_names(idx, text, _explicit(text, idx, targets, self.state))
@@ -311,7 +324,8 @@ class _Detector:
                 _Row(context, answer, BASE_CONFIDENCE["answer"], self.resolver.author, "rules")
             )
         headings = {t for t, off in mentions.items() if _is_heading_of(text, off)}
-        skip_rules = headings or answer or self.model.method == "classifier"
+        self.trace[idx] = (mentions, headings, context, False)
+        skip_rules = headings or answer or self.method == "classifier"
         cues = [] if skip_rules else self.cues[idx]
         for cue in cues:
             rows.extend(self._from_cue(idx, text, cue, cues, mentions, context, probs))
@@ -354,7 +368,7 @@ class _Detector:
         if (
             not chosen
             and probs is not None
-            and self.model.method == "hybrid"
+            and self.method == "hybrid"
             and cue.kind in ATTITUDE_KINDS
         ):
             target, p = max(probs[1].items(), key=lambda kv: kv[1])
@@ -374,7 +388,7 @@ class _Detector:
         self, target: str, heading: bool, probs: tuple[dict[str, float], dict[str, float]] | None
     ) -> _Row:
         """A sentence naming ``target`` without a stance cue: the classifier decides."""
-        if heading or probs is None or self.model.method == "rules":
+        if heading or probs is None or self.method == "rules":
             return _Row(target, "neutral", 0.8 if heading else 0.5, self.resolver.author, "rules")
         stance, p = max(probs[0].items(), key=lambda kv: kv[1])
         if stance != "neutral" and p >= CLASSIFIER_THRESHOLD:
@@ -421,6 +435,54 @@ def detect_stances(
     """
     if sentences.num_rows == 0:
         return empty_table("stances")
+    analysis = _analyse(
+        document, sentences, docs, entities, targets, model, register, author, doc_aliases
+    )
+    found = analysis.found
+    if model.method == "learned" and model.decider is not None:
+        found = _decide(analysis, model.decider)
+    rows: list[dict[str, Any]] = []
+    for idx, sentence_rows in enumerate(found):
+        rows.extend(
+            _to_rows(document["doc_id"], analysis.columns, idx, sentence_rows, model.min_confidence)
+        )
+    return to_table("stances", rows) if rows else empty_table("stances")
+
+
+@dataclass
+class _Analysis:
+    """One document run through the cascade, with what the learned decision needs."""
+
+    columns: dict[str, list[Any]]
+    targets: TargetSet
+    resolver: HolderResolver
+    docs: Sequence[Doc]
+    cues: list[list[Cue]]
+    detector: _Detector
+    found: list[list[_Row]]
+    probs: dict[int, tuple[dict[str, float], dict[str, float]]]
+    embeddings: np.ndarray | None = None
+    descriptions: np.ndarray | None = None
+    speakers: dict[int, list[Holder]] = field(default_factory=dict)
+
+    def speakers_of(self, idx: int) -> list[Holder]:
+        """The cited holders sentence ``idx`` names (computed once per sentence)."""
+        if idx not in self.speakers:
+            self.speakers[idx] = _speakers(self.resolver, idx, self.docs)
+        return self.speakers[idx]
+
+
+def _analyse(
+    document: dict[str, Any],
+    sentences: pa.Table,
+    docs: Sequence[Doc],
+    entities: pa.Table,
+    targets: TargetSet,
+    model: StanceModel,
+    register: Register | None,
+    author: object,
+    doc_aliases: dict[str, str] | None,
+) -> _Analysis:
     if len(docs) != sentences.num_rows:
         raise ValueError(f"{len(docs)} parsed docs for {sentences.num_rows} sentences")
     columns = sentences.select(["sentence_id", "page", "section", "text"]).to_pydict()
@@ -434,14 +496,248 @@ def detect_stances(
     )
     texts: list[str] = columns["text"]
     cues = [find_cues(doc) for doc in docs]
-    probs, vectors = _classify(texts, cues, targets, model)
+    embeddings = descriptions = None
+    if model.method == "learned":
+        probs, vectors, embeddings, descriptions = _classify_all(texts, targets, model)
+    else:
+        probs, vectors = _classify(texts, cues, targets, model)
     detector = _Detector(targets, model, resolver, docs, cues, vectors)
-    rows: list[dict[str, Any]] = []
+    found = []
     for idx, text in enumerate(texts):
-        found = detector.sentence(idx, text, columns["section"][idx], probs.get(idx))
-        detector.remember(idx, text, found)
-        rows.extend(_to_rows(document["doc_id"], columns, idx, found, model.min_confidence))
-    return to_table("stances", rows) if rows else empty_table("stances")
+        rows = detector.sentence(idx, text, columns["section"][idx], probs.get(idx))
+        detector.remember(idx, text, rows)
+        found.append(rows)
+    return _Analysis(
+        columns, targets, resolver, docs, cues, detector, found, probs, embeddings, descriptions
+    )
+
+
+def _classify_all(texts: list[str], targets: TargetSet, model: StanceModel) -> tuple[
+    dict[int, tuple[dict[str, float], dict[str, float]]],
+    dict[str, np.ndarray],
+    np.ndarray,
+    np.ndarray,
+]:
+    """Every sentence embedded and classified (the learned decision reads them all), with the
+    question wordings and target descriptions, in one call."""
+    extra = [*_question_texts(texts, targets), *(t.description for t in targets.targets)]
+    embedded = model.embed([*texts, *extra])
+    stance, target = model.predict(embedded[: len(texts)])
+    vectors = dict(zip(extra, embedded[len(texts) :], strict=True))
+    probs = {i: (stance[i], target[i]) for i in range(len(texts))}
+    descriptions = embedded[len(embedded) - len(targets.targets) :]
+    return probs, vectors, embedded[: len(texts)], descriptions
+
+
+def _infos(analysis: _Analysis) -> list[SentenceInfo]:
+    reference = analysis.targets.document_reference_pattern
+    infos = []
+    for idx, text in enumerate(analysis.columns["text"]):
+        mentions, headings, context, asks = analysis.detector.trace.get(
+            idx, ({}, set(), None, False)
+        )
+        labels = [r["label"] for r in analysis.resolver.entities.get(idx, ())]
+        labels += [e.label_ for e in analysis.docs[idx].ents]
+        infos.append(
+            SentenceInfo(
+                text=text,
+                mentions=mentions,
+                headings=headings,
+                context=context,
+                asks=asks,
+                cascade=[
+                    (r.target, r.stance, r.confidence, r.holder.is_author, r.method)
+                    for r in analysis.found[idx]
+                ],
+                classifier=analysis.probs.get(idx),
+                cue_polarities=[(c.kind, c.polarity) for c in analysis.cues[idx]],
+                n_org=labels.count("ORG"),
+                n_person=labels.count("PERSON"),
+                conditional=is_conditional(text),
+                balanced=is_balanced(text),
+                hedged=hedge_factor(text) < 1.0,
+                reference=bool(reference is not None and reference.search(text)),
+            )
+        )
+    return infos
+
+
+# verbs whose subject voices a view: "X said", "the council argued", "she welcomed"
+_SPEECH_LEMMAS = frozenset(
+    {
+        "say", "tell", "argue", "add", "warn", "claim", "state", "insist", "explain", "note",
+        "suggest", "call", "believe", "want", "urge", "welcome", "support", "oppose", "think",
+        "stress", "describe", "criticise", "criticize", "reject", "agree", "disagree",
+        "recommend", "propose",
+    }
+)
+
+
+def _speakers(resolver: HolderResolver, idx: int, docs: Sequence[Doc]) -> list[Holder]:
+    """Cited holders a sentence names: subjects of speech verbs, "according to" objects, then
+    the organisations and people it mentions."""
+    doc = docs[idx]
+    spans = []
+    for token in doc:
+        if token.lemma_.lower() in _SPEECH_LEMMAS and token.pos_ in ("VERB", "AUX"):
+            spans += [c for c in token.children if c.dep_ in ("nsubj", "agent")]
+        following = doc[token.i + 1] if token.i + 1 < len(doc) else None
+        if token.lower_ == "according" and following is not None and following.lower_ == "to":
+            spans += [c for c in following.children if c.dep_ == "pobj"]
+    found = []
+    for node in spans:
+        if node.dep_ == "agent":
+            node = next(iter(node.children), node)
+        span = doc[node.left_edge.i : node.right_edge.i + 1]
+        holder = resolver.resolve(idx, span, docs)
+        if holder is not None and not holder.is_author:
+            found.append(holder)
+    for row in resolver.entities.get(idx, ()):
+        if row["label"] in ("ORG", "PERSON"):
+            named = doc.char_span(row["start"], row["end"], alignment_mode="expand")
+            found += _named(resolver.resolve(idx, named, docs), row["label"])
+    for ent in doc.ents:
+        if ent.label_ in ("ORG", "PERSON"):
+            found += _named(resolver.resolve(idx, ent, docs), ent.label_)
+    found += [Holder(name, None, False) for name in _titled_names(doc)]
+    return found
+
+
+_TITLES = frozenset(
+    {"lord", "baroness", "lady", "cllr", "councillor", "minister", "dr", "professor", "sir",
+     "dame", "mr", "mrs", "ms"}
+)
+
+
+def _titled_names(doc: Doc) -> list[str]:
+    """People named with a title ("Councillor Jo Bloggs", "Lord Smith of Town", "Jo Bloggs
+    MP"), which the entity model often misses."""
+    names = []
+    for token in doc:
+        if token.lower_.rstrip(".") in _TITLES and token.i + 1 < len(doc):
+            end = token.i + 1
+            while end < len(doc) and doc[end].pos_ == "PROPN" and end - token.i <= 3:
+                end += 1
+            if end < len(doc) - 1 and doc[end].lower_ == "of" and doc[end + 1].pos_ == "PROPN":
+                end += 2
+                while end < len(doc) and doc[end].pos_ == "PROPN" and doc[end].is_title:
+                    end += 1
+            if end > token.i + 1:
+                names.append(doc[token.i : end].text)
+        if token.text == "MP" and token.i >= 2 and doc[token.i - 1].pos_ == "PROPN":
+            start = token.i - 1
+            while start > 0 and doc[start - 1].pos_ == "PROPN" and token.i - start < 3:
+                start -= 1
+            names.append(doc[start : token.i + 1].text)
+    return names
+
+
+def _named(holder: Holder | None, label: str) -> list[Holder]:
+    """A mention that is not a speaker names a holder only when it is a person or an
+    organisation the register knows (not a kind of body: "the ICS", "CCGs")."""
+    if holder is None or holder.is_author:
+        return []
+    return [holder] if label == "PERSON" or holder.holder_id is not None else []
+
+
+def _cited_candidate(analysis: _Analysis, idx: int, target: str) -> tuple[Holder | None, bool,
+                                                                            bool]:
+    """The cited party most likely to hold a stance of sentence ``idx`` on ``target``: the
+    cascade's holder, a speaker named in the sentence or the one before, or the consultation's
+    owner when the sentence describes its document. Returns (holder, from the previous
+    sentence, is the owner)."""
+    rows = analysis.found[idx]
+    for row in sorted(rows, key=lambda r: r.target != target):
+        if not row.holder.is_author and row.stance != "neutral":
+            return row.holder, False, row.holder.name == analysis.resolver.owner_holder().name
+    named = analysis.speakers_of(idx)
+    if named:
+        return named[0], False, False
+    text = analysis.columns["text"][idx]
+    reference = analysis.targets.document_reference_pattern
+    if reference is not None and reference.search(text):
+        owner = analysis.resolver.owner_holder()
+        return (None, False, False) if owner.is_author else (owner, False, True)
+    if idx > 0:
+        earlier = analysis.speakers_of(idx - 1)
+        if earlier:
+            return earlier[0], True, False
+    return None, False, False
+
+
+RELEVANCE_FLOOR = 0.1  # below this calibrated probability a pair makes no row
+
+
+def pair_features(analysis: _Analysis) -> tuple[DocumentFeatures, list[Holder | None]]:
+    """Features of every (sentence, target) pair and each pair's cited-holder candidate."""
+    infos = _infos(analysis)
+    ids = analysis.targets.ids
+    candidates: list[Holder | None] = []
+    extra: list[list[float]] = []
+    for idx in range(len(infos)):
+        for target in ids:
+            holder, previous, owner = _cited_candidate(analysis, idx, target)
+            candidates.append(holder)
+            extra.append([float(holder is not None), float(previous), float(owner)])
+    assert analysis.embeddings is not None and analysis.descriptions is not None
+    features = document_features(
+        infos, analysis.embeddings, analysis.descriptions, ids, holder_extra=extra
+    )
+    return features, candidates
+
+
+def _decide(analysis: _Analysis, decider: StanceDecider) -> list[list[_Row]]:
+    """The learned decision over every (sentence, target) pair (see :mod:`.learned`)."""
+    features, candidates = pair_features(analysis)
+    confidence = decider.calibrated(decider.relevance_scores(features.relevance))
+    stances = decider.stances(features.stance)
+    author_p = decider.author_probability(features.holder)
+    author = analysis.resolver.author
+    found: list[list[_Row]] = [[] for _ in analysis.found]
+    for k, (idx, target) in enumerate(features.pairs):
+        mentioned = target in analysis.detector.trace.get(idx, ({},))[0]
+        if confidence[k] < RELEVANCE_FLOOR:
+            if mentioned:
+                found[idx].append(_Row(target, "neutral", 1 - confidence[k], author, "learned"))
+            continue
+        stance = max(SIDES, key=lambda s: stances[k].get(s, 0.0))
+        if stance == "oppose":
+            guarded = _guarded(analysis, idx, target)
+            if guarded == "kept":
+                found[idx].append(_Row(target, "neutral", float(confidence[k]), author, "learned"))
+                continue
+            if guarded == "harmed":
+                stance = "support"  # worry that the target is harmed: support for it
+        candidate = candidates[k]
+        holder = author if candidate is None or author_p[k] >= 0.5 else candidate
+        found[idx].append(_Row(target, stance, float(confidence[k]), holder, "learned"))
+    return found
+
+
+def _guarded(analysis: _Analysis, idx: int, target: str) -> str | None:
+    """Whether sentence ``idx`` guards ``target`` (see :func:`rules.protected_span`)."""
+    span = analysis.targets.mention_spans(analysis.columns["text"][idx]).get(target)
+    return None if span is None else protected_span(analysis.docs[idx], *span)
+
+
+def stance_features(
+    document: dict[str, Any],
+    sentences: pa.Table,
+    docs: Sequence[Doc],
+    entities: pa.Table,
+    targets: TargetSet,
+    model: StanceModel,
+    register: Register | None = None,
+    author: object = None,
+    doc_aliases: dict[str, str] | None = None,
+) -> tuple[DocumentFeatures, list[Holder | None]]:
+    """The learned decision's inputs for one document (for training; ``model.method`` is
+    taken as ``learned``)."""
+    learned = replace(model, method="learned")
+    analysis = _analyse(
+        document, sentences, docs, entities, targets, learned, register, author, doc_aliases
+    )
+    return pair_features(analysis)
 
 
 def _question_texts(texts: list[str], targets: TargetSet) -> list[str]:

@@ -20,6 +20,7 @@ from pipeline.errors import ConfigError
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
+    from pipeline.stance.learned import StanceDecider
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +30,18 @@ HEADS = ("stance", "target")
 class SoftmaxClassifier:
     """Multinomial logistic regression (scikit-learn conventions, numpy at predict time)."""
 
-    def __init__(self, c: float = 4.0, max_iter: int = 2000) -> None:
+    def __init__(self, c: float = 4.0, max_iter: int = 2000, balanced: bool = True) -> None:
         self.c = c
         self.max_iter = max_iter
+        self.balanced = balanced
 
     def fit(self, x: np.ndarray, y: Sequence[str]) -> SoftmaxClassifier:
         """Fit on feature rows ``x`` and labels ``y`` (deterministic lbfgs)."""
         from sklearn.linear_model import LogisticRegression
 
-        model = LogisticRegression(C=self.c, max_iter=self.max_iter, class_weight="balanced")
+        model = LogisticRegression(
+            C=self.c, max_iter=self.max_iter, class_weight="balanced" if self.balanced else None
+        )
         model.fit(x, list(y))
         self.classes_ = [str(c) for c in model.classes_]
         self.coef_ = model.coef_.astype(np.float32)
@@ -81,6 +85,7 @@ class StanceModel:
     min_confidence: float = 0.5
     method: str = "hybrid"
     info: dict[str, Any] = field(default_factory=dict)
+    decider: StanceDecider | None = None
     embed_fn: Callable[[Sequence[str]], np.ndarray] | None = field(
         default=None, repr=False, compare=False
     )
@@ -152,6 +157,10 @@ def load_stance_model(settings: Settings, cache_folder: Path | None = None) -> S
     model = read_stance_model(settings.resolve(settings.stance.classifier))
     model.min_confidence = settings.stance.min_confidence
     model.method = settings.stance.method
+    if model.method == "learned":
+        from pipeline.stance.learned import StanceDecider
+
+        model.decider = StanceDecider.load(settings.resolve(settings.stance.decider))
     if cache_folder is not None:
         from pipeline.embeddings import embedder_for
 

@@ -418,6 +418,36 @@ def _outermost(doc: Doc, cues: list[Cue]) -> list[Cue]:
     return kept
 
 
+def protected_span(doc: Doc, start: int, end: int) -> str | None:
+    """How a sentence treats the phrase at characters [start, end) when it guards it rather
+    than attacks it:
+
+    - ``"harmed"``: the phrase is what a harm verb acts on ("councils will be sidelined",
+      "would weaken place-based working"): concern about that harm supports the phrase's
+      subject;
+    - ``"kept"``: the phrase is the subject of a negated prescription ("X must not be
+      treated as ..."), which says how X should be, not that X should go.
+    """
+    for token in doc:
+        lemma = token.lemma_.lower()
+        if lemma in EFFECT_VERBS and EFFECT_VERBS[lemma] < 0:
+            for child in token.children:
+                if child.dep_ in ("nsubjpass", "dobj") and _contains(child, start, end):
+                    return "harmed"
+        if token.lower_ in DEONTIC and token.dep_ == "aux" and _negations(token.head):
+            subject = next(
+                (c for c in token.head.children if c.dep_ in ("nsubj", "nsubjpass")), None
+            )
+            if subject is not None and _contains(subject, start, end):
+                return "kept"
+    return None
+
+
+def _contains(token: Token, start: int, end: int) -> bool:
+    left, right = _span(token)
+    return left <= start and end <= right
+
+
 def is_conditional(text: str) -> bool:
     """True when the sentence attaches a condition or caveat to its position."""
     return bool(CONDITIONAL.search(text) or CONTRAST_MUST.search(text) or BALANCED.search(text))

@@ -198,9 +198,12 @@
       say("Saved: " + payload.action + (result.item ? " — " + result.item.holder + " on " +
           (targetLabels[result.item.target] || result.item.target) + " is now " + result.item.review : "") +
           (result.message ? " (" + result.message + ")" : ""));
-      document.documentElement.setAttribute("data-decisions",
-        String(Number(document.documentElement.getAttribute("data-decisions") || 0) + 1));
-      return payload.action === "confirm" ? show(state.index + 1) : show(payload.action === "add" ? where : state.index);
+      var next = payload.action === "confirm" ? state.index + 1 : where;
+      return show(next).then(function () {
+        // Counted once the page shows the decision's effect (what tests wait for).
+        var root = document.documentElement;
+        root.setAttribute("data-decisions", String(Number(root.getAttribute("data-decisions") || 0) + 1));
+      });
     }).catch(function (e) { say("Not saved: " + e.message, true); });
   }
 

@@ -57,7 +57,7 @@ def _write_ingested(store: OutputStore, doc_id: str, rel: str) -> None:
          "author_org": None, "author_org_id": None, "author_confidence": None,
          "doc_kind": "other", "date": None, "n_pages": None, "n_sentences": 1, "n_chars": 1,
          "size_bytes": 1, "sha256": doc_id, "metadata_source": "inferred",
-         "ingested_at": datetime.now(UTC)}]))
+         "ingested_at": datetime.now(UTC), "copy_of": None}]))
 
 
 def _ingest_all(store: OutputStore, manifest: inc.Manifest, corpus: Path) -> inc.Plan:

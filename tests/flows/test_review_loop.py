@@ -187,3 +187,26 @@ def test_review_loop(prefect_api: str, corpus: Path, tmp_path: Path, browser: An
     shutil.rmtree(out)
     _run(corpus, out)
     _check(out, decisions)
+
+    # The rejected position's document changes: its evidence sentence goes, the others stay.
+    reject = decisions[2]
+    source = corpus / reject["source_path"]
+    text = source.read_text(encoding="utf-8")
+    assert reject["evidence"] in text
+    source.write_text(text.replace(reject["evidence"], "The trust will say more in spring."),
+                      encoding="utf-8")
+    changed = _run(corpus, out)
+    status = {r["line"]: r["status"]
+              for r in OutputStore(out).read_table("corrections").to_pylist()}
+    assert status[4] == "stale"  # the reject decision, line 4 of the file
+    same_file = [n + 2 for n, d in enumerate(decisions) if n != 2
+                 and d["source_path"] == reject["source_path"]]
+    assert same_file and all(status[line] == "reanchored" for line in same_file)
+    stale = [n for n in changed["notes"] if n.startswith(f"{corrections}:4: reject ")]
+    assert stale and stale[0].endswith("the document changed and the evidence sentence is no "
+                                       "longer in it")
+    assert f"| 4 | stale | reject | {corrections}:4: reject" in \
+        (out / "report.md").read_text(encoding="utf-8")
+    reviews = {r["review"] for r in OutputStore(out).read_table("positions").to_pylist()
+               if r["source_path"] == reject["source_path"]}
+    assert "rejected" not in reviews and reviews & {"corrected", "added"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -208,4 +209,8 @@ def test_text_formats_show_rounded_numbers(out: Path) -> None:
     assert format_result(table, "csv").splitlines()[1] == "0.66,0.66,nan,,1234567.125"
     row = json.loads(str(format_result(table, "json")))
     assert (row["c"], row["mean"], row["none"], row["big"]) == (0.66, 0.66, None, 1234567.125)
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(bytes(format_result(table, "xlsx")))).active
+    assert sheet is not None and (sheet["A2"].value, sheet["B2"].value) == (0.66, 0.66)
     assert run_query("SELECT CAST(0.66 AS FLOAT) AS c", out).column("c").type == pa.float32()

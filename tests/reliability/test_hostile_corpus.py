@@ -143,7 +143,7 @@ def test_identical_copies_are_one_document_counted_once(hostile: HostileRun) -> 
               if d["source_path"].startswith("copies/")]
     assert [d["source_path"] for d in listed] == ["copies/a-listed.txt"]
     assert "copies/b-copy.txt = copies/a-listed.txt" in hostile.proc.stdout
-    assert re.search(r"\b1 copies\b", hostile.proc.stdout)
+    assert re.search(r"\b1 identical copies\b", hostile.proc.stdout)
 
 
 def test_the_output_folder_inside_the_corpus_is_left_out(hostile: HostileRun) -> None:

@@ -292,6 +292,15 @@ def test_markdown_tables(store: OutputStore, settings: Settings) -> None:
     assert header_cols == {6}
 
 
+def test_positions_needing_review_are_marked(store: OutputStore, settings: Settings) -> None:
+    markdown = render_report(store, settings).markdown
+    quotes = [line for line in markdown.splitlines() if line.startswith("- ") and "“" in line]
+    flagged = [line for line in quotes if "**needs review**" in line]
+    assert 0 < len(flagged) < len(quotes)  # the fixture flags its conditional positions only
+    html = render_report(store, settings).html
+    assert '<strong class="review">needs review</strong>' in html
+
+
 def test_md_cell_escapes() -> None:
     assert md_cell("a|b\nc\r\nd <x> & \\") == "a\\|b c d &lt;x&gt; &amp; \\\\"
     assert md_cell(None) == ""
@@ -373,3 +382,41 @@ def test_per_target_separates_holders_who_only_described_it(
     assert "Described it without taking a side (1): North Vale ICS" in html
     assert "- described it without taking a side (1): North Vale ICS" in render_report(
         store, settings).markdown
+
+
+def test_evaluation_from_stancemap_evaluate_reads_as_words(
+        store: OutputStore, settings: Settings) -> None:
+    """The layout `stancemap evaluate` writes: readable scopes, no raw keys, no empty column."""
+    scores = {"tp": 3, "predicted": 4, "gold": 5, "precision": 0.75, "recall": 0.6,
+              "f1": 0.6666666666666666}
+    evaluation = {"scores": {"lenient (conditional = support)": {
+        "author-held": scores, "overall": scores, "target option_2": scores}},
+        "confusion": {"support": {"support": 3}}, "misses": [{}], "false_finds": [{}, {}],
+        "unmatched_documents": []}
+    data = collect(store, settings, evaluation)
+    assert [r["scope"] for r in data.evaluation] == [
+        "lenient scoring (conditional counts as support) · all positions",
+        "lenient scoring (conditional counts as support) · held by the document's author",
+        "lenient scoring (conditional counts as support) · target: Option 2: statutory body"]
+    assert data.evaluation_facts == [("Gold positions missed", "1"),
+                                     ("False finds (predicted, not in the gold)", "2"),
+                                     ("Gold documents not found in the corpus", "0")]
+    markdown = render_report(store, settings, evaluation).markdown
+    assert ("| Scope | Precision | Recall | F1 | Correct | Predicted | Gold |\n"
+            "|---|---|---|---|---|---|---|\n"
+            "| lenient scoring (conditional counts as support) · all positions | 0.750 | "
+            "0.600 | 0.667 | 3 | 4 | 5 |") in markdown
+    assert "scores /" not in markdown and "false_finds" not in markdown
+
+
+def test_argument_notes_count_template_text_across_documents_not_copies(
+        store: OutputStore, settings: Settings) -> None:
+    rows = store.read_table("arguments").to_pylist()
+    twin = {**rows[0], "argument_id": "a5", "doc_id": "d5"}  # the copy's version of a1
+    groups = {"a1": "dup-copy", "a5": "dup-copy", "a2": "dup-template", "a3": "dup-template"}
+    store.write_table("arguments", to_table("arguments", [
+        {**r, "duplicate_group": groups.get(r["argument_id"])} for r in [*rows, twin]]))
+    assert collect(store, settings).argument_notes == [
+        "4 argument units; 1 not in any cluster (outliers).",
+        "2 arguments in 1 near-duplicate groups (template or campaign text counted once per "
+        "group in clusters)."]

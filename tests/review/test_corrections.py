@@ -77,6 +77,32 @@ def test_appended_decisions_read_back(tmp_path: Path) -> None:
     assert read[0].decided_at == dt.datetime(2021, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
+def test_concurrent_appends_lose_nothing(tmp_path: Path) -> None:
+    """Two review sessions (or tabs) appending at once: every decision is kept, whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "c.csv"
+
+    def append(n: int) -> None:
+        corr.append_decision(path, corr.Decision(0, "confirm", "a.txt", SHA["a"], f"Holder {n}",
+                                                 "option_1", "x" * 2000, new_value="support"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(append, range(200)))
+    decisions = corr.read_decisions(path)
+    assert sorted(d.holder for d in decisions) == sorted(f"Holder {n}" for n in range(200))
+    assert all(d.problem is None for d in decisions)
+
+
+def test_appending_after_a_hand_edit_without_a_final_newline(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    decide(path, "reject", "a", LGA, "option_1", 3)
+    path.write_text(path.read_text(encoding="utf-8").rstrip("\n"), encoding="utf-8")
+    decide(path, "confirm", "a", EXAMPLETON, "option_1", 1, "support")
+    assert [(d.line, d.action, d.problem) for d in corr.read_decisions(path)] == [
+        (2, "reject", None), (3, "confirm", None)]
+
+
 def test_four_decisions_apply(store: OutputStore, settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     decide(path, "confirm", "a", EXAMPLETON, "option_1", 1, "support")
@@ -283,3 +309,21 @@ def test_evaluate_scores_the_machine_against_the_decisions(store: OutputStore,
                                   "missed": 0}
     assert scores["q1_statutory_footing"]["missed"] == 1
     assert not store.exists("corrections")  # evaluating applies nothing
+
+
+def test_a_decision_on_a_document_applies_to_its_copies(store: OutputStore, settings: Settings,
+                                                        tmp_path: Path) -> None:
+    copy = write_document(store, "a", "d" * 64, SENTENCES["a"], copy_of=doc_id("a"))
+    store.write_part("positions", copy, to_table("positions", position_rows("a", copy)))
+    path = tmp_path / "c.csv"
+    decide(path, "stance", "a", EXAMPLETON, "option_2", 2, "oppose", "support")
+    review = corr.review_positions(store, path, None, corr.Corpus(store, {}))
+    for did in (doc_id("a"), copy):
+        row = next(r for r in review.positions[did] if r["target"] == "option_2")
+        assert (row["stance"], row["review"]) == ("oppose", "corrected")
+    assert [(o.status, o.doc_id) for o in review.outcomes] == [("applied", doc_id("a"))]
+    from pipeline.review_app import ReviewSession
+
+    session = ReviewSession(store, settings, path, "tester")
+    assert copy not in {item["doc_id"] for item in session.queue()}  # reviewed once, as a
+    assert len(session.queue()) == 5                                 # decision on the original

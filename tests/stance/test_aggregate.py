@@ -56,7 +56,7 @@ def test_majority_of_confidence_wins_and_conflict_is_flagged_mixed() -> None:
         position["n_conditional"],
         position["n_neutral"],
     ) == (4, 2, 1, 0, 1)
-    assert position["confidence"] == pytest.approx(1.6 / 2.4 * 0.8, abs=1e-4)
+    assert position["confidence"] == pytest.approx(1.6 / 2.4 * 0.9, abs=1e-4)
     assert (position["evidence"], position["page"]) == ("sentence 1", 1)
 
 

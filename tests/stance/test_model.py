@@ -69,3 +69,17 @@ def test_shipped_weights_match_the_training_file() -> None:
     assert hashlib.sha256(data).hexdigest() == model.info["training_sha256"], (
         "models/stance/training_sentences.csv changed: run scripts/train_stance.py"
     )
+
+
+def test_shipped_decider_records_its_provenance_and_cv_figures() -> None:
+    settings = load_settings()
+    model = load_stance_model(settings)
+    assert model.decider is not None
+    info = model.decider.info
+    assert len(info["training_sha256"]) == 64
+    cv = info["cross_validation"]
+    assert cv["method"].startswith("document-grouped 5-fold CV")
+    assert {"all_p", "all_r", "all_f1", "cited_f1"} <= set(cv["lenient"])
+    assert cv["reliability"] and all("precision" in b for b in cv["reliability"])
+    a, _ = model.decider.calibration_
+    assert a > 0  # higher scores, higher calibrated confidence

@@ -1,0 +1,377 @@
+"""Training data, fitting and document-grouped cross-validation of the learned stance decision.
+
+Shared by ``scripts/train_stance.py`` (fits the shipped decider) and ``scripts/eval_stance.py``
+(``make eval``). Documents come from ``../shared`` at run time (nothing third-party is
+written into the repository); the hand-written sentences of
+``models/stance/training_sentences.csv`` are added to every training fold.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import logging
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline.stance.dataset import GoldRow, PreparedDocument, label_pairs, read_gold_rows
+from pipeline.stance.learned import StanceDecider
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+    from pipeline.stance import StanceModel, TargetSet
+
+log = logging.getLogger("stance_cv")
+SPLITS = ("dev", "dev2")
+FOLDS = 5
+INNER_FOLDS = 3
+
+
+@dataclass
+class Example:
+    """One document's (or one hand-written sentence's) feature rows and labels."""
+
+    name: str
+    relevance: np.ndarray
+    relevance_y: list[str]
+    stance: np.ndarray
+    stance_y: list[str]
+    holder: np.ndarray
+    holder_y: list[str]
+
+
+@dataclass
+class Corpus:
+    """The shared documents (prepared and labelled) plus the hand-written examples."""
+
+    documents: dict[str, PreparedDocument]  # "dev/007" -> prepared
+    examples: dict[str, Example]  # same keys, plus "hand/<n>"
+    gold: dict[str, list[GoldRow]]
+    sha256: str
+
+
+class Context:
+    """What featurisation needs: settings, targets, model, register."""
+
+    def __init__(self, settings: Settings) -> None:
+        from pipeline.entities import load_register
+        from pipeline.stance import load_targets
+        from pipeline.stance.model import read_stance_model
+
+        self.settings = settings
+        self.targets: TargetSet = load_targets(settings.resolve(settings.stance.targets))
+        self.model: StanceModel = read_stance_model(settings.resolve(settings.stance.classifier))
+        self.model.method = "learned"
+        self.model.min_confidence = settings.stance.min_confidence
+        self.register = load_register(settings)
+
+    def use_cache(self, folder: Path) -> None:
+        """Embed through the cached embedder kept in ``folder``."""
+        from pipeline.embeddings import embedder_for
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.embed_fn = embedder_for(self.settings.nlp, folder).embed
+
+
+def _example(name: str, ctx: Context, prepared: PreparedDocument, gold: list[GoldRow]) -> Example:
+    from pipeline.stance.detect import stance_features
+
+    features, _ = stance_features(
+        prepared.document, prepared.sentences, prepared.docs, prepared.entities, ctx.targets,
+        ctx.model, register=ctx.register, author=prepared.author,
+        doc_aliases=prepared.doc_aliases,
+    )
+    labels = label_pairs(features.pairs, prepared.texts, gold)
+    for row in labels.unmatched:
+        log.warning("%s: gold evidence not found in any sentence: %.60s", name, row.evidence)
+    keys = sorted(labels.stance)
+    return Example(
+        name, features.relevance, labels.relevance,
+        features.stance[keys], [labels.stance[k] for k in keys],
+        features.holder[keys], [labels.holder[k] for k in keys],
+    )
+
+
+def hand_written(ctx: Context, path: Path) -> dict[str, Example]:
+    """One example per hand-written sentence, read as a one-sentence document by its author."""
+    from pipeline.nlp import parse
+    from pipeline.schema import empty_table, to_table
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    docs = parse([r["text"] for r in rows], ctx.settings.nlp.spacy_model, 64)
+    ctx.model.embed([r["text"] for r in rows])  # one batch warms the embedding cache
+    out = {}
+    for n, (row, doc) in enumerate(zip(rows, docs, strict=True)):
+        doc_id = f"hand{n:012d}"
+        sentences = to_table("sentences", [{
+            "sentence_id": f"{doc_id}-00000", "doc_id": doc_id, "idx": 0, "page": None,
+            "section": None, "start": 0, "end": len(row["text"]), "text": row["text"],
+        }])
+        prepared = PreparedDocument(
+            {"doc_id": doc_id, "source_path": f"{doc_id}.txt", "author_org": "The Writer"},
+            sentences, [doc], empty_table("entities"), None,
+        )
+        gold = []
+        if row["target"] != "none" and row["stance"] != "neutral":
+            gold = [GoldRow(doc_id, "The Writer", True, row["target"], row["stance"], row["text"])]
+        out[f"hand/{n}"] = _example(f"hand/{n}", ctx, prepared, gold)
+    return out
+
+
+def load_corpus(ctx: Context, shared: Path, cache: Path, hand: Path) -> Corpus:
+    """Prepare, featurise and label dev + dev2 (cached) and the hand-written sentences."""
+    from stance_data import prepared_folder
+
+    documents: dict[str, PreparedDocument] = {}
+    examples: dict[str, Example] = {}
+    gold_by_doc: dict[str, list[GoldRow]] = {}
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        gold_csv = shared / split / "gold_stances.csv"
+        digest.update(gold_csv.read_bytes())
+        gold = read_gold_rows(gold_csv)
+        prepared = prepared_folder(shared / split / "docs", ctx.settings, cache / "docs")
+        for stem, doc in sorted(prepared.items()):
+            digest.update((shared / split / "docs" / f"{stem}.txt").read_bytes())
+            key = f"{split}/{stem}"
+            documents[key] = doc
+            gold_by_doc[key] = [g for g in gold if g.document == stem]
+            examples[key] = _example(key, ctx, doc, gold_by_doc[key])
+    digest.update(hand.read_bytes())
+    examples.update(hand_written(ctx, hand))
+    return Corpus(documents, examples, gold_by_doc, digest.hexdigest())
+
+
+def _stack(examples: list[Example], head: str) -> tuple[np.ndarray, list[str]]:
+    xs = [getattr(e, head) for e in examples if len(getattr(e, f"{head}_y"))]
+    ys = [y for e in examples for y in getattr(e, f"{head}_y")]
+    return np.vstack(xs), ys
+
+
+def fold_of(key: str, folds: int) -> int:
+    """Deterministic document-grouped fold of a shared document (hand-written: -1)."""
+    if key.startswith("hand/"):
+        return -1
+    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % folds
+
+
+def fit(examples: list[Example], c: float, inner_folds: int = INNER_FOLDS) -> StanceDecider:
+    """Fit the three heads; Platt calibration on inner document-grouped out-of-fold scores
+    (hand-written sentences always train, never calibrate)."""
+    shared = [e for e in examples if not e.name.startswith("hand/")]
+    scores, labels = [], []
+    for k in range(inner_folds):
+        held = [e for e in shared if fold_of(e.name + "#inner", inner_folds) == k]
+        rest = [e for e in examples if e not in held]
+        x, y = _stack(rest, "relevance")
+        from pipeline.stance.model import SoftmaxClassifier
+
+        head = SoftmaxClassifier(c=c).fit(x, y)
+        hx, hy = _stack(held, "relevance")
+        scores.append(head.predict_proba(hx)[:, head.classes_.index("yes")])
+        labels += hy
+    calibration = (np.concatenate(scores), np.array([y == "yes" for y in labels]))
+    # hand-written sentences are all the writer's own views: they would teach the holder head
+    # that nobody is ever cited
+    return StanceDecider(c=c).fit(
+        _stack(examples, "relevance"), _stack(examples, "stance"), _stack(shared, "holder"),
+        calibration,
+    )
+
+
+def predict(ctx: Context, corpus: Corpus, keys: list[str], decider: StanceDecider,
+            min_confidence: float) -> tuple[pa.Table, pa.Table]:
+    """Stances and positions of the documents ``keys`` decided by ``decider``."""
+    from dataclasses import replace
+
+    from pipeline.stance import aggregate_positions, detect_stances
+
+    model = replace(ctx.model, decider=decider, min_confidence=min_confidence)
+    stances, positions = [], []
+    for key in keys:
+        doc = corpus.documents[key]
+        table = detect_stances(
+            doc.document, doc.sentences, doc.docs, doc.entities, ctx.targets, model,
+            register=ctx.register, author=doc.author, doc_aliases=doc.doc_aliases,
+        )
+        stances.append(table)
+        positions.append(aggregate_positions(
+            table, doc.document, review_threshold=ctx.settings.stance.review_threshold))
+    return pa.concat_tables(stances), pa.concat_tables(positions)
+
+
+def cross_validate(ctx: Context, corpus: Corpus, c: float, folds: int = FOLDS
+                   ) -> tuple[pa.Table, pa.Table]:
+    """Document-grouped K-fold: each shared document is decided by a model that never saw it.
+    Positions are computed at confidence 0 so that thresholds can be applied afterwards."""
+    hand = [e for k, e in corpus.examples.items() if k.startswith("hand/")]
+    stances, positions = [], []
+    for k in range(folds):
+        held = sorted(d for d in corpus.documents if fold_of(d, folds) == k)
+        train = [e for d, e in corpus.examples.items()
+                 if not d.startswith("hand/") and fold_of(d, folds) != k]
+        decider = fit([*train, *hand], c)
+        s, p = predict(ctx, corpus, held, decider, 0.0)
+        stances.append(s)
+        positions.append(p)
+        log.info("fold %d: %d held-out documents", k, len(held))
+    return pa.concat_tables(stances), pa.concat_tables(positions)
+
+
+def at_threshold(stances: pa.Table, corpus: Corpus, keys: list[str], threshold: float,
+                 review: float) -> pa.Table:
+    """Positions re-aggregated from ``stances`` with rows below ``threshold`` made neutral."""
+    from pipeline.stance import aggregate_positions
+
+    rows = stances.to_pylist()
+    for row in rows:
+        if row["stance"] != "neutral" and row["confidence"] < threshold:
+            row["stance"] = "neutral"
+    by_doc: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_doc.setdefault(row["doc_id"], []).append(row)
+    out = []
+    for key in keys:
+        document = corpus.documents[key].document
+        table = pa.Table.from_pylist(by_doc.get(document["doc_id"], []), schema=stances.schema)
+        out.append(aggregate_positions(table, document, review_threshold=review))
+    return pa.concat_tables(out)
+
+
+SCORE_LINE = re.compile(r"^(strict|polarity)\s+(\w+)\s+P=([\d.]+) R=([\d.]+) F1=([\d.]+)", re.M)
+
+
+def score(positions: pa.Table, gold_csv: Path, scorer: Path) -> tuple[str, dict[str, float]]:
+    """Run the official scorer on ``positions``; its output and the lenient figures."""
+    with tempfile.TemporaryDirectory(prefix="stancemap-score-") as tmp:
+        path = Path(tmp) / "positions.parquet"
+        pq.write_table(positions, path)
+        done = subprocess.run(
+            [sys.executable, str(scorer), "--positions", str(path), "--gold", str(gold_csv)],
+            capture_output=True, text=True, check=False,
+        )
+    figures = {}
+    for mode, scope, p, r, f in SCORE_LINE.findall(done.stdout):
+        if mode == "polarity":
+            figures.update(
+                {f"{scope}_p": float(p), f"{scope}_r": float(r), f"{scope}_f1": float(f)}
+            )
+    return done.stdout, figures
+
+
+def combined_gold(shared: Path, folder: Path) -> Path:
+    """dev + dev2 gold in one CSV whose ids name the split ("dev2/207"), for one scorer run."""
+    out = folder / "gold_dev_dev2.csv"
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = None
+        for split in SPLITS:
+            with (shared / split / "gold_stances.csv").open(newline="", encoding="utf-8") as src:
+                for row in csv.DictReader(src):
+                    row["id"] = f"{split}_{row['id']}"
+                    if writer is None:
+                        writer = csv.DictWriter(fh, fieldnames=list(row))
+                        writer.writeheader()
+                    writer.writerow(row)
+    return out
+
+
+def renamed(positions: pa.Table, corpus: Corpus) -> pa.Table:
+    """Positions whose ``source_path`` stems are ``<split>_<id>`` (see :func:`combined_gold`)."""
+    names = {doc.document["doc_id"]: key.replace("/", "_") for key, doc in corpus.documents.items()}
+    paths = [f"{names[d]}.txt" for d in positions.column("doc_id").to_pylist()]
+    index = positions.schema.get_field_index("source_path")
+    return positions.set_column(index, "source_path", pa.array(paths, pa.string()))
+
+
+
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+BINS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+
+
+def _scorer(path: Path) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("score_stances", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def reliability(positions: pa.Table, gold_csv: Path, scorer_path: Path) -> list[dict[str, Any]]:
+    """Per confidence bin: non-neutral core positions and the share that match a gold one
+    (lenient), by the official scorer's matching rules."""
+    sc = _scorer(scorer_path)
+    with gold_csv.open(newline="", encoding="utf-8") as fh:
+        gold_rows = list(csv.DictReader(fh))
+
+    def key(doc: str, holder: str, is_author: bool, target: str, stance: str) -> tuple:
+        s = "support" if stance == "conditional" else stance
+        norm = sc.norm_holder(holder)
+        name = norm if holder and norm not in {"author", ""} else "AUTHOR"
+        return (doc, "AUTHOR" if is_author else norm, target, s, name)
+
+    gold = [key(r["id"], r["holder"], sc.truthy(r["holder_is_author"]), r["target"], r["stance"])
+            for r in gold_rows if r["stance"] in sc.NON_NEUTRAL and r["target"] in sc.CORE]
+    bins: list[dict[str, Any]] = []
+    rows = [r for r in positions.to_pylist() if r["stance"] in sc.NON_NEUTRAL
+            and r["target"] in sc.CORE]
+    for low, high in itertools.pairwise(BINS):
+        chosen = [r for r in rows if low <= r["confidence"] < high]
+        right = sum(
+            any(g[0] == k[0] and g[2] == k[2] and g[3] == k[3] and sc.holders_agree(g, k)
+                for g in gold)
+            for k in (key(sc.stem(r["source_path"]), r["holder"], r["holder_is_author"],
+                          r["target"], r["stance"]) for r in chosen)
+        )
+        bins.append({"confidence": f"{low:.1f}-{min(high, 1.0):.1f}", "positions": len(chosen),
+                     "correct": right,
+                     "precision": round(right / len(chosen), 3) if chosen else None})
+    return bins
+
+
+def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float) -> dict[str, Any]:
+    """Cross-validated figures (official scorer, dev + dev2) at each minimum confidence, the
+    reliability table and the precision of positions at or above the review threshold."""
+    scorer_path = shared / "tools" / "score_stances.py"
+    stances, _ = cross_validate(ctx, corpus, c)
+    keys = sorted(corpus.documents)
+    review = ctx.settings.stance.review_threshold
+    with tempfile.TemporaryDirectory(prefix="stancemap-cv-") as tmp:
+        gold = combined_gold(shared, Path(tmp))
+        by_threshold = {}
+        for threshold in THRESHOLDS:
+            positions = renamed(at_threshold(stances, corpus, keys, threshold, review), corpus)
+            text, figures = score(positions, gold, scorer_path)
+            by_threshold[f"{threshold:.2f}"] = figures
+            log.info("min_confidence %.2f: %s", threshold, text.strip().splitlines()[-1])
+        default = ctx.settings.stance.min_confidence
+        positions = renamed(at_threshold(stances, corpus, keys, default, review), corpus)
+        report, figures = score(positions, gold, scorer_path)
+        curve = reliability(renamed(at_threshold(stances, corpus, keys, 0.0, review), corpus),
+                            gold, scorer_path)
+        confident = positions.filter(pc.invert(positions.column("needs_review")))
+        _, above = score(confident, gold, scorer_path)
+    return {
+        "method": f"document-grouped {FOLDS}-fold CV over dev + dev2 ({len(keys)} documents), "
+                  "scored by ../shared/tools/score_stances.py (polarity = lenient)",
+        "min_confidence": default,
+        "review_threshold": review,
+        "scorer_output": report.strip().splitlines(),
+        "lenient": figures,
+        "by_min_confidence": by_threshold,
+        "reliability": curve,
+        "precision_not_needing_review": above.get("all_p"),
+    }

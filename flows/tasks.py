@@ -17,6 +17,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from flows import stages
+from flows.incremental import AnalysisOutcome, IngestOutcome
+from pipeline import report
 from pipeline.config import Settings
 from pipeline.io import OutputStore
 
@@ -26,18 +28,18 @@ IO_RETRY_DELAY: list[float] = [1.0, 5.0]
 
 @task(name="ingest-document", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,
       cache_policy=NO_CACHE, persist_result=False)
-def ingest_document_task(source: Any, settings: Settings, store: OutputStore) -> dict[str, Any]:
+def ingest_document_task(source: Any, settings: Settings, store: OutputStore) -> IngestOutcome:
     """Ingest one source file into its parts (or its ``errors`` part)."""
     result = stages.ingest_one(source, settings, store)
-    get_run_logger().info("ingested %s -> %s", result["rel_path"],
-                          result["doc_id"] or f"error ({result['error']})")
+    get_run_logger().info("ingested %s -> %s", result.rel_path,
+                          result.doc_id or f"error ({result.error})")
     return result
 
 
 @task(name="analyse-document", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,
       cache_policy=NO_CACHE, persist_result=False)
 def analyse_document_task(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,
-                          todo: list[str], fingerprints: dict[str, str]) -> dict[str, Any]:
+                          todo: list[str], fingerprints: dict[str, str]) -> AnalysisOutcome:
     """Parse one document once and run the entity and stance stages ``todo`` on it."""
     result = stages.analyse_one(rel_path, doc_id, settings, store, todo, fingerprints)
     get_run_logger().info("analysed %s (%s)", rel_path, ", ".join(todo))
@@ -55,52 +57,27 @@ def copies_task(store: OutputStore, settings: Settings) -> int:
     return result["copies"]
 
 
-@task(name="build-organisations", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,
+@task(name="build-corpus-stage", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,
       cache_policy=NO_CACHE, persist_result=False)
-def organisations_task(store: OutputStore) -> int:
-    """Rebuild the corpus-level ``organisations`` table from every ``entities`` part."""
-    entities = stages.stage("pipeline.entities")
-    if entities is None:
-        return 0
-    table = entities.build_organisations(store.read_table("entities"))
-    store.write_table("organisations", table)
-    return int(table.num_rows)
-
-
-@task(name="build-arguments", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,
-      cache_policy=NO_CACHE, persist_result=False)
-def arguments_task(store: OutputStore, settings: Settings, fingerprint: str) -> int:
-    """Rebuild ``arguments``, ``clusters`` and ``comparison`` for the whole corpus (adding
-    the few changed documents to the existing themes when it can; ``fingerprint`` is the
-    stage's settings and code, under which the themes were learnt)."""
-    arguments = stages.stage("pipeline.arguments")
-    if arguments is None:
-        return 0
-    result = arguments.build_arguments(store, settings, fingerprint)
-    for name in ("arguments", "clusters", "comparison"):
-        store.write_table(name, getattr(result, name))
-    return int(result.arguments.num_rows)
+def corpus_stage_task(name: str, store: OutputStore, settings: Settings, fingerprint: str) -> int:
+    """Rebuild the tables of the corpus-level stage ``name`` (organisations, arguments) from
+    the store; ``fingerprint`` is the stage's settings and code (the arguments stage adds a
+    few changed documents to the themes learnt under it when it can). Returns the rows of its
+    first table."""
+    return stages.build_corpus_stage(name, store, settings, fingerprint)
 
 
 @task(name="apply-corrections", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,
       cache_policy=NO_CACHE, persist_result=False)
 def corrections_task(store: OutputStore, settings: Settings, path: str) -> dict[str, Any]:
     """Apply the analyst's corrections file to the positions (pipeline.corrections)."""
-    review = stages.stage("pipeline.corrections")
-    if review is None:
-        return {"applied": 0, "reanchored": 0, "stale": 0, "unmatched": 0, "invalid": 0,
-                "problems": []}
-    result: dict[str, Any] = review.summary(review.apply_corrections(store, settings, Path(path)))
-    return result
+    return stages.apply_corrections(store, settings, Path(path))
 
 
 @task(name="render-report", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY,
       cache_policy=NO_CACHE, persist_result=False)
 def report_task(store: OutputStore, settings: Settings) -> list[str]:
     """Render the HTML and Markdown reports into the output folder; publish them as artifacts."""
-    report = stages.stage("pipeline.report")
-    if report is None:
-        return []
     written, rendered = stages.write_report(store, settings)
     markdown, rows = report.report_artifacts(rendered)
     create_markdown_artifact(key="stancemap-report", markdown=markdown)

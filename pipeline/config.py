@@ -84,6 +84,9 @@ class ArgumentsConfig(_Section):
     near_duplicate_threshold: float = Field(gt=0, le=1)
     update_from_documents: int = Field(ge=0)
     rebuild_share: float = Field(ge=0, le=1)
+    match_threshold: float = Field(default=0.05, ge=-2, le=2)
+    arguments_per_theme: int = Field(default=16, ge=1)
+    themes: Path | None = None
 
 
 class ReportConfig(_Section):
@@ -149,14 +152,23 @@ class Settings(BaseSettings):
         return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, what: str, allow_empty: bool = False) -> dict[str, Any]:
+    """The mapping in the YAML file ``path`` (``what`` names it in errors: "target file");
+    raise :class:`ConfigError` when it cannot be read or holds something else (an empty file
+    is an empty mapping when ``allow_empty``)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from exc
+    if data is None and allow_empty:
+        return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of sections")
+        raise ConfigError(f"{what} {path} must hold a mapping")
     return data
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    return read_yaml_mapping(path, "config file", allow_empty=True)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -178,3 +190,9 @@ def load_settings(config_file: Path | None = None) -> Settings:
         return Settings(**data)
     except ValueError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def stancemap_home() -> Path:
+    """``$STANCEMAP_HOME`` or ``~/.stancemap``: the folder of stancemap's own state (Prefect's
+    home, staging copies of remote outputs)."""
+    return Path(os.environ.get("STANCEMAP_HOME", Path.home() / ".stancemap")).expanduser()

@@ -551,9 +551,9 @@ def _public(rows: list[dict[str, Any]]) -> pa.Table:
 def apply_corrections(store: OutputStore, settings: Settings, path: Path) -> Review:
     """Apply the corrections file ``path`` to the positions in ``store`` (see the module
     docstring); write the ``corrections`` table; return what happened."""
-    from pipeline.report import load_targets
+    from pipeline.report import configured_targets
 
-    targets = {t.id: t.label for t in load_targets(settings)} or None
+    targets = {t.id: t.label for t in configured_targets(settings)} or None
     corpus = Corpus(store, organisation_names(store, settings))
     review = review_positions(store, path, targets, corpus, every=False)
     state: dict[str, str] = dict(store.read_state(STATE).get("positions", {}))

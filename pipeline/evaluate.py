@@ -24,12 +24,15 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from pipeline.config import PROJECT_ROOT, read_yaml_mapping
 from pipeline.errors import ConfigError
+from pipeline.evaluation.scores import Scores
 from pipeline.stance.holders import Register, normalise
 
 if TYPE_CHECKING:
@@ -39,13 +42,8 @@ log = logging.getLogger(__name__)
 
 STANCES = ("support", "oppose", "conditional", "neutral")
 NONE = "none"
-# names the gold files write in more than one way (acronym -> full name)
-HOLDER_ALIASES = {
-    "nhse i": "nhs england and nhs improvement",
-    "nhsei": "nhs england and nhs improvement",
-    "nhse": "nhs england",
-    "lga": "local government association",
-}
+# names gold files write in more than one way (normalised short form -> normalised full name)
+HOLDER_ALIASES_FILE = PROJECT_ROOT / "models" / "entities" / "holder_aliases.yaml"
 _STOP = {"the", "of", "and", "for", "a", "an", "in", "on", "via", "by", "at", "s"}
 
 
@@ -60,42 +58,6 @@ class GoldPosition:
     target: str
     stance: str
     evidence: str
-
-
-@dataclass
-class Scores:
-    """Counts and precision / recall / F1 over non-neutral positions."""
-
-    tp: int = 0
-    n_predicted: int = 0
-    n_gold: int = 0
-
-    @property
-    def precision(self) -> float:
-        """TP / predicted."""
-        return self.tp / self.n_predicted if self.n_predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        """TP / gold."""
-        return self.tp / self.n_gold if self.n_gold else 0.0
-
-    @property
-    def f1(self) -> float:
-        """Harmonic mean of precision and recall."""
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    def as_dict(self) -> dict[str, float | int]:
-        """Counts and rounded scores."""
-        return {
-            "tp": self.tp,
-            "predicted": self.n_predicted,
-            "gold": self.n_gold,
-            "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4),
-            "f1": round(self.f1, 4),
-        }
 
 
 @dataclass
@@ -219,10 +181,19 @@ def read_gold(gold_csv: Path, docs_dir: Path) -> tuple[list[GoldPosition], list[
     return positions, sorted(set(missing))
 
 
+@lru_cache(maxsize=4)
+def holder_aliases(path: Path = HOLDER_ALIASES_FILE) -> dict[str, str]:
+    """The holder-name aliases of ``path`` (a YAML mapping of short form to full name), both
+    sides normalised; raise :class:`ConfigError` when the file is unusable."""
+    data = read_yaml_mapping(path, "holder alias file")
+    return {normalise(str(short)): normalise(str(full)) for short, full in data.items()}
+
+
 def _name_forms(name: str) -> set[str]:
     forms = {normalise(name)}
     forms |= {normalise(part) for part in re.split(r"[()/,;]", name) if part.strip()}
-    return {HOLDER_ALIASES.get(f, f) for f in forms if f} | {f for f in forms if f}
+    aliases = holder_aliases()
+    return {aliases.get(f, f) for f in forms if f} | {f for f in forms if f}
 
 
 def holders_match(
@@ -382,43 +353,15 @@ def analyse_folder(docs_dir: Path, settings: Settings, cache_folder: Path | None
     ``cache_folder``, sentences are embedded through the cached embedder of ``settings.nlp``
     kept there (as in a run), else by sentence-transformers.
     """
-    from pipeline.entities import extract_entities, load_register
-    from pipeline.errors import DocumentError
-    from pipeline.ingest import discover, ingest_document
-    from pipeline.nlp import parse
+    from pipeline.chain import analyse_sources, load_analysers
     from pipeline.schema import empty_table
-    from pipeline.stance import aggregate_positions, detect_stances, load_stance_model, load_targets
 
-    targets = load_targets(settings.resolve(settings.stance.targets))
-    model = load_stance_model(settings, cache_folder)
-    register = load_register(settings)
     documents, stances, positions = [], [], []
-    for source in discover(docs_dir, settings):
-        try:
-            ingested = ingest_document(source, settings)
-        except DocumentError as exc:
-            log.warning("skipped %s: %s", source.rel_path, exc)
-            continue
-        texts = ingested.sentences.column("text").to_pylist()
-        docs = parse(texts, settings.nlp.spacy_model, settings.nlp.batch_size)
-        document = dict(ingested.document)
-        found = extract_entities(document, ingested.sentences, docs, register)
-        if found.author is not None:
-            document.update(author_org=found.author.name, author_org_id=found.author.canonical_id)
-        table = detect_stances(
-            document,
-            ingested.sentences,
-            docs,
-            found.entities,
-            targets,
-            model,
-            register=register,
-            author=found.author,
-            doc_aliases=found.doc_aliases,
-        )
-        documents.append(document)
-        stances.append(table)
-        positions.append(aggregate_positions(table, document, settings.stance.review_threshold))
+    for found in analyse_sources(docs_dir, load_analysers(settings, cache_folder=cache_folder)):
+        found.analysis.raise_failure()
+        documents.append(found.analysis.document)
+        stances.append(found.analysis.stances)
+        positions.append(found.analysis.positions)
     docs_table = pa.Table.from_pylist(documents) if documents else pa.table({"doc_id": []})
     return (
         docs_table,

@@ -30,11 +30,12 @@ from typing import Any
 
 import jinja2
 import pyarrow as pa
-import yaml
 from markupsafe import Markup, escape
 
 from pipeline.config import Settings
+from pipeline.errors import ConfigError
 from pipeline.io import OutputStore, atomic_write_bytes
+from pipeline.stance.targets import Target, load_targets
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,6 @@ _METHODS = {
 def stance_style(stance: str) -> tuple[str, str, str]:
     """Colour, symbol and letter of ``stance`` (a neutral grey "?" for values not in the legend)."""
     return STANCE_STYLE.get(stance, _OTHER_STYLE)
-
-
-@dataclass(frozen=True)
-class Target:
-    """A stance target as labelled in the target file."""
-
-    id: str
-    label: str
-    question: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,30 +141,15 @@ class Report:
 # --- loading ----------------------------------------------------------------------------
 
 
-def load_targets(settings: Settings) -> list[Target]:
-    """The targets in the configured target file, in file order; empty if it is unreadable.
-
-    Accepts ``{targets: [{id, label, question}]}``, a bare list of such entries, or a
-    mapping of id to entry.
-    """
-    path = settings.resolve(settings.stance.targets)
+def configured_targets(settings: Settings) -> list[Target]:
+    """The targets of the configured target file (:func:`pipeline.stance.load_targets`), in
+    file order; none, with a warning, when it is unusable: the report then labels the targets
+    of the positions by their ids."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        log.warning("report: cannot read targets %s (%s); using target ids as labels", path, exc)
+        return list(load_targets(settings.resolve(settings.stance.targets)).targets)
+    except ConfigError as exc:
+        log.warning("report: %s; using target ids as labels", exc)
         return []
-    if isinstance(data, dict) and "targets" in data:
-        data = data["targets"]
-    if isinstance(data, dict):
-        data = [{"id": key, **(value if isinstance(value, dict) else {})}
-                for key, value in data.items()]
-    targets = []
-    for entry in data if isinstance(data, list) else []:
-        if isinstance(entry, dict) and entry.get("id"):
-            question = entry.get("question")
-            targets.append(Target(str(entry["id"]), str(entry.get("label") or entry["id"]),
-                                  None if question is None else str(question)))
-    return targets
 
 
 def load_evaluation(store: OutputStore) -> dict[str, Any] | None:
@@ -287,7 +264,8 @@ def _review(positions: list[dict[str, Any]], decisions: list[dict[str, Any]]) ->
 def _targets(known: list[Target], positions: list[dict[str, Any]]) -> list[Target]:
     seen = {t.id for t in known}
     extra = sorted({p["target"] for p in positions} - seen)
-    return known + [Target(t, t) for t in extra]
+    # targets the file does not list keep their id as label (not validated: ids may be anything)
+    return known + [Target.model_construct(id=t, label=t, question=None) for t in extra]
 
 
 def _per_target(targets: list[Target], holders: list[HolderRow]) -> list[dict[str, Any]]:
@@ -312,16 +290,33 @@ def _clusters(store: OutputStore, docs: dict[str, dict[str, Any]]) -> list[dict[
     for row in _rows(store, "comparison"):
         raisers[row["cluster_id"]].append(row)
     clusters = []
-    for row in sorted(_rows(store, "clusters"), key=lambda c: (-c["size"], c["cluster_id"])):
+    order = sorted(_rows(store, "clusters"), key=lambda c: (
+        c.get("origin") != "analyst", -c["size"], c["cluster_id"]))
+    for row in order:
         split = {s: row[f"n_{s}"] for s in ("support", "oppose", "conditional", "neutral")}
-        who = sorted(raisers[row["cluster_id"]], key=lambda r: (-r["n_arguments"], r["holder"]))
+        doc_id = row["key_point_doc_id"]
         clusters.append({
             **row, "split": split,
-            "key_point_doc": _doc_label(docs.get(row["key_point_doc_id"]),
-                                        row["key_point_doc_id"]),
-            "raised_by": who,
+            "key_point_doc": (_doc_label(docs.get(doc_id), doc_id) if doc_id
+                              else "analyst key point"),
+            "raised_by": _raised_by(raisers[row["cluster_id"]]),
         })
     return clusters
+
+
+def _raised_by(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each holder once: its majority stance in the theme, all its arguments counted, and its
+    best argument sentence with that stance (its own words, why it holds it)."""
+    by_holder: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_holder[row["holder"]].append(row)
+    out = []
+    for holder, own in by_holder.items():
+        main = max(own, key=lambda r: (bool(r.get("is_majority")), r["n_arguments"],
+                                       r["stance"] != "none", r["stance"]))
+        out.append({**main, "holder": holder, "n_arguments": sum(r["n_arguments"] for r in own),
+                    "is_majority": True})
+    return sorted(out, key=lambda r: (-r["n_arguments"], r["holder"]))
 
 
 def _argument_notes(store: OutputStore, copies: set[str]) -> list[str]:
@@ -514,7 +509,7 @@ def collect(store: OutputStore, settings: Settings,
     stance_rows = [r for r in _rows(store, "stances") if r["doc_id"] not in copies]
     orgs = {o["canonical_id"]: o for o in _rows(store, "organisations")}
     holders = _matrix(positions, stance_rows, docs, orgs, settings.report.max_evidence_per_cell)
-    targets = _targets(load_targets(settings), positions)
+    targets = _targets(configured_targets(settings), positions)
     errors = sorted(_rows(store, "errors"), key=lambda e: (e["source_path"], e["stage"]))
     clusters = _clusters(store, docs)
     eval_rows, eval_facts = _evaluation(evaluation or load_evaluation(store), targets)
@@ -631,8 +626,8 @@ def _page(page: int | None) -> str:
 
 
 def _raiser(row: dict[str, Any]) -> str:
-    minority = "; minority view" if row.get("is_majority") is False else ""
-    return f"{row['holder']} ({row['stance']}, {row['n_arguments']}{minority})"
+    quote = f": “{row['evidence']}”" if row.get("evidence") else ""
+    return f"{row['holder']} ({row['stance']}, {row['n_arguments']}){quote}"
 
 
 def _symbol(stance: str) -> str:
@@ -705,7 +700,8 @@ def _md_sections(data: ReportData) -> list[str]:
     lines += _md_table(
         ["Cluster", "Key point", "Size", "Docs", "Voices", "Support", "Oppose", "Conditional",
          "Neutral", "Raised by"],
-        [[c["label"], f"{c['key_point']} ({c['key_point_doc']}, {_page(c['key_point_page'])})",
+        [[c["label"] + (" (analyst theme)" if c.get("origin") == "analyst" else ""),
+          f"{c['key_point']} ({c['key_point_doc']}, {_page(c['key_point_page'])})",
           c["size"], c["n_documents"], c.get("n_voices", ""), *c["split"].values(),
           "; ".join(_raiser(r) for r in c["raised_by"])]
          for c in data.clusters]) if data.clusters else [data.notes["clusters"], ""]

@@ -43,7 +43,7 @@ from starlette.routing import Route
 from pipeline import corrections as corr
 from pipeline.config import Settings
 from pipeline.io import OutputStore
-from pipeline.report import STANCE_STYLE, load_targets
+from pipeline.report import STANCE_STYLE, configured_targets
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class ReviewSession:
     who: str
 
     def __post_init__(self) -> None:
-        self.targets = {t.id: t.label for t in load_targets(self.settings)}
+        self.targets = {t.id: t.label for t in configured_targets(self.settings)}
         self.corpus = corr.Corpus(self.store, corr.organisation_names(self.store, self.settings))
         review = corr.review_positions(self.store, self.path, self.targets or None, self.corpus)
         self.rows = review.positions

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from pipeline.errors import SchemaMismatchError
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 _str = pa.string()
 _i32 = pa.int32()
@@ -143,7 +143,7 @@ CLUSTERS = _schema(
     ("label", _str, False),
     ("keywords", pa.list_(_str), False),
     ("key_point", _str, False),
-    ("key_point_doc_id", _str, False),
+    ("key_point_doc_id", _str, True),  # null for an analyst theme's own key point
     ("key_point_page", _i32, True),
     ("size", _i32, False),
     ("n_documents", _i32, False),
@@ -154,6 +154,7 @@ CLUSTERS = _schema(
     ("n_conditional", _i32, False),
     ("n_neutral", _i32, False),
     ("targets", pa.list_(_str), False),
+    ("origin", _str, False),  # analyst (a codebook theme) or discovered
 )
 
 COMPARISON = _schema(

@@ -1,9 +1,10 @@
 """Measure the arguments stage on a folder of texts (default: ../shared seeds and dev).
 
-Segments each text (``pipeline.ingest``, or spaCy sentences with ``--spacy``), builds the
-argument tables in a scratch output folder (embeddings cached there), and prints the share
-of arguments in a cluster, the cosine silhouette, and 20 arguments beside their cluster's
-key point for a hand check. ``--compare`` sweeps clusterers and thresholds.
+Ingests and analyses each text as a run does (``pipeline.chain``; or only splits it into
+spaCy sentences with ``--spacy``), builds the argument tables in a scratch output folder
+(embeddings cached there), and prints the share of arguments in a cluster, the cosine
+silhouette, and 20 arguments beside their cluster's key point for a hand check.
+``--compare`` sweeps clusterers and thresholds.
 
     python scripts/eval_arguments.py [--docs DIR ...] [--out DIR] [--compare]
 """
@@ -28,10 +29,12 @@ from pipeline.arguments.build import (
     cached_embedder,
     load_classifier,
 )
+from pipeline.arguments.match import MATCHER_PATH, matcher_for
+from pipeline.chain import Analysers, analyse_sources, load_analysers
 from pipeline.config import Settings, load_settings
 from pipeline.io import OutputStore
 from pipeline.nlp import load_spacy
-from pipeline.schema import to_table
+from pipeline.schema import empty_table, to_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -73,43 +76,43 @@ def segment(path: Path, author: str | None, settings: Settings) -> tuple[dict[st
     return document, sentences
 
 
-def ingest(folder: Path, authors: dict[str, str], settings: Settings) -> tuple[
-        list[dict[str, Any]], list[dict[str, Any]]]:
-    """Documents and sentences rows of ``folder`` by ``pipeline.ingest``."""
-    from pipeline.errors import DocumentError
-    from pipeline.ingest import discover, ingest_document
-
-    documents, sentences = [], []
-    for source in discover(folder, settings):
-        try:
-            ingested = ingest_document(source, settings)
-        except DocumentError as exc:
-            log.warning("skipped %s", exc)
-            continue
-        document = dict(ingested.document)
-        document["author_org"] = document.get("author_org") or authors.get(source.path.stem)
+def analyse(folder: Path, authors: dict[str, str], analysers: Analysers) -> tuple[
+        list[dict[str, Any]], list[dict[str, Any]], list[pa.Table]]:
+    """Documents and sentences rows of ``folder`` by ``pipeline.ingest``, and their stances
+    by the run's per-document chain (:func:`pipeline.chain.analyse_document`)."""
+    documents, sentences, stances = [], [], []
+    for found in analyse_sources(folder, analysers):
+        found.analysis.raise_failure()
+        document = found.analysis.document
+        document["author_org"] = document.get("author_org") or authors.get(found.source.path.stem)
         documents.append(document)
-        sentences.extend(ingested.sentences.to_pylist())
-    return documents, sentences
+        sentences.extend(found.ingested.sentences.to_pylist())
+        if found.analysis.stances is not None:
+            stances.append(found.analysis.stances)
+    return documents, sentences, stances
 
 
-def load_corpus(folders: list[Path], settings: Settings,
-                use_ingest: bool = True) -> tuple[pa.Table, pa.Table]:
-    """``documents`` and ``sentences`` tables for every text file in ``folders``:
-    segmented by ``pipeline.ingest`` when it is importable, else by spaCy."""
-    documents, sentences = [], []
+def load_corpus(folders: list[Path], settings: Settings, use_ingest: bool = True,
+                cache_folder: Path | None = None) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """``documents``, ``sentences`` and ``stances`` tables for every text file in ``folders``:
+    ingested and analysed as a run does, or with ``use_ingest`` false segmented by spaCy
+    (no stances)."""
+    documents, sentences, stances = [], [], []
+    analysers = load_analysers(settings, cache_folder=cache_folder) if use_ingest else None
     for folder in folders:
         authors = _authors(folder)
-        if use_ingest:
-            docs, sents = ingest(folder, authors, settings)
+        if analysers is not None:
+            docs, sents, found = analyse(folder, authors, analysers)
             documents.extend(docs)
             sentences.extend(sents)
+            stances.extend(found)
             continue
         for path in sorted(folder.glob("*.txt")):
             doc, doc_sentences = segment(path, authors.get(path.stem), settings)
             documents.append(doc)
             sentences.extend(doc_sentences)
-    return to_table("documents", documents), to_table("sentences", sentences)
+    return (to_table("documents", documents), to_table("sentences", sentences),
+            pa.concat_tables(stances) if stances else empty_table("stances"))
 
 
 def quality(result: ArgumentResult) -> dict[str, float]:
@@ -123,6 +126,7 @@ def quality(result: ArgumentResult) -> dict[str, float]:
     silhouette = (float(silhouette_score(result.vectors[clustered], labels, metric="cosine"))
                   if 1 < n_clusters < len(labels) else float("nan"))
     return {"arguments": len(cluster_ids), "clusters": n_clusters,
+            "arguments_per_theme": round(len(cluster_ids) / max(n_clusters, 1), 1),
             "share_clustered": round(float(clustered.mean()) if len(clustered) else 0.0, 3),
             "silhouette": round(silhouette, 3)}
 
@@ -147,27 +151,36 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, nargs="*",
                         default=[SHARED / "seeds", SHARED / "dev" / "docs"])
     parser.add_argument("--out", type=Path, default=Path("/tmp/stancemap-eval-arguments"))
-    parser.add_argument("--stances", type=Path, help="an output folder to take stances from")
+    parser.add_argument("--stances", type=Path,
+                        help="an output folder to take stances from (default: analyse)")
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--spacy", action="store_true", help="segment with spaCy, not ingest")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     settings = load_settings()
     store = OutputStore(args.out)
-    documents, sentences = load_corpus(args.docs, settings, use_ingest=not args.spacy)
-    stances = OutputStore(args.stances).read_table("stances") if args.stances else \
-        OutputStore(args.out / "_none").read_table("stances")
+    documents, sentences, stances = load_corpus(args.docs, settings, not args.spacy,
+                                                store.cache_dir("embeddings"))
+    if args.stances:
+        stances = OutputStore(args.stances).read_table("stances")
     embed = cached_embedder(store, settings).embed
     classifier = load_classifier(settings)
+    match = (matcher_for(store.cache_dir("embeddings")).embed if MATCHER_PATH.exists()
+             else None)
 
     def run(config: Any) -> ArgumentResult:
-        return build_argument_tables(sentences, stances, documents, embed, classifier, config)
+        return build_argument_tables(sentences, stances, documents, embed, classifier, config,
+                                     match=match)
 
     result = run(settings.arguments)
     for name in ("arguments", "clusters", "comparison"):
         store.write_table(name, getattr(result, name))
+    again = run(settings.arguments)
+    identical = all(getattr(result, name).equals(getattr(again, name))
+                    for name in ("arguments", "clusters", "comparison"))
     print(json.dumps({"documents": documents.num_rows, "sentences": sentences.num_rows,
-                      **quality(result)}))
+                      "matcher": MATCHER_PATH.exists(), **quality(result),
+                      "identical_second_run": identical}))
     for row in hand_check(result):
         print(json.dumps(row))
     if args.compare:

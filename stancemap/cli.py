@@ -320,6 +320,9 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
             help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")] = None,
         summary_json: Annotated[Path | None, typer.Option(
             help="Also write the run summary to this JSON file.")] = None,
+        themes: Annotated[Path | None, typer.Option(
+            help="Analyst themes (YAML: id, key_point, optional target and stance): "
+                 "arguments are mapped to them first.")] = None,
         corrections: CorrectionsOpt = None, verbose: VerboseOpt = False) -> None:
     """Run the whole pipeline on CORPUS: ingest, entities, stance, arguments, report.
 
@@ -328,17 +331,23 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
     """
     _prepare(verbose, password)
     with _expected_errors():
+        if themes is not None:
+            from pipeline.arguments.codebook import load_codebook
+
+            load_codebook(themes)  # a bad file fails here, naming its line
+            os.environ["STANCEMAP_ARGUMENTS__THEMES"] = str(themes.resolve())
         settings = _load(config)
         _check_out(out)
         empty = _empty_corpus(corpus, out)
         out = _target(out)
+        config_arg = str(config) if config else None
         with _locked(out):
             summary = _nothing_to_do(corpus, out, settings, corrections)
             if summary is None:
-                from flows.run import run_flow
+                from flows.run import run_flow, run_setup, using
 
-                with _progress():
-                    summary = run_flow(str(corpus), out, str(config) if config else None,
+                with _progress(), using(run_setup(config_arg, settings)):
+                    summary = run_flow(str(corpus), out, config_arg,
                                        runner.value if runner else None, dask_address,
                                        str(corrections) if corrections else None)
         _print_summary(summary)
@@ -374,15 +383,16 @@ def ingest(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None,
     """Ingest CORPUS into the documents, pages, sentences and errors tables (incremental)."""
     _prepare(verbose, password)
     with _expected_errors():
-        _load(config)
+        settings = _load(config)
         folder = _local(out, "ingest")
         _check_out(out)
         empty = _empty_corpus(corpus, out)
-        from flows.run import hold_lock, ingest_flow
+        from flows.run import hold_lock, ingest_flow, run_setup, using
         from pipeline.io import OutputStore
 
-        with hold_lock(OutputStore(folder)), _progress():
-            summary = ingest_flow(str(corpus), str(folder), str(config) if config else None)
+        config_arg = str(config) if config else None
+        with hold_lock(OutputStore(folder)), _progress(), using(run_setup(config_arg, settings)):
+            summary = ingest_flow(str(corpus), str(folder), config_arg)
     _print_summary(summary)
     raise typer.Exit(EXIT_EMPTY if empty else _exit_code(summary))
 
@@ -484,11 +494,11 @@ def _evaluate_review(out: str, corrections: Path, config: Path | None) -> None:
     with _expected_errors():
         from pipeline import corrections as corr
         from pipeline.io import OutputStore, atomic_write_bytes
-        from pipeline.report import load_targets
+        from pipeline.report import configured_targets
 
         settings = _load(config)
         store = OutputStore(_local(out, "evaluate"))
-        targets = {t.id: t.label for t in load_targets(settings)} or None
+        targets = {t.id: t.label for t in configured_targets(settings)} or None
         corpus = corr.Corpus(store, corr.organisation_names(store, settings))
         scores = corr.score_review(corr.review_positions(store, corrections, targets, corpus))
         atomic_write_bytes(store.root / "review_evaluation.json",

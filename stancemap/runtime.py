@@ -20,13 +20,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from pipeline.config import stancemap_home
+
 DEFAULT_SERVER_PORT = 4200
 _WATCHDOG: list[subprocess.Popen[bytes]] = []
-
-
-def stancemap_home() -> Path:
-    """``$STANCEMAP_HOME`` or ``~/.stancemap``: the folder of stancemap's own state."""
-    return Path(os.environ.get("STANCEMAP_HOME", Path.home() / ".stancemap")).expanduser()
 
 
 def configure_prefect(log_level: str = "WARNING") -> None:

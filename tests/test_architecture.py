@@ -74,3 +74,87 @@ def test_flow_helpers_do_not_import_prefect() -> None:
     for name in ("incremental.py", "stages.py"):
         tree = ast.parse((ROOT / "flows" / name).read_text(encoding="utf-8"))
         assert not {n for n in _imported(tree) if n.startswith("prefect")}
+
+
+def test_every_table_is_declared_by_exactly_one_catalogue_row() -> None:
+    from flows.catalog import CATALOG
+    from pipeline.schema import TABLES
+
+    declared = [table for stage in CATALOG for table in stage.writes]
+    assert sorted(declared) == sorted(TABLES), "a table is declared twice or not at all"
+    for stage in CATALOG:
+        assert set(stage.amends) <= set(TABLES) - set(stage.writes)
+
+
+def test_the_catalogue_is_well_formed() -> None:
+    from flows.catalog import CATALOG, STAGES
+
+    assert len(STAGES) == len(CATALOG)
+    seen: set[str] = set()
+    for stage in CATALOG:
+        assert stage.after is None or stage.after in seen, f"{stage.name} reads a later stage"
+        seen.add(stage.name)
+        for name in stage.sources:
+            assert (ROOT / "pipeline" / name).is_dir() or \
+                (ROOT / "pipeline" / f"{name}.py").is_file(), f"{stage.name}: no {name}"
+        runs_a_build = stage.scope == "corpus" and stage.flow == "analyse"
+        assert (stage.build is not None) == runs_a_build, stage.name
+
+
+def test_stage_settings_and_files_name_real_settings() -> None:
+    from flows.catalog import CATALOG
+    from pipeline.config import load_settings
+
+    settings = load_settings()
+    for stage in CATALOG:
+        for dotted in (*stage.settings, *stage.files):
+            value: object = settings
+            for part in dotted.split("."):
+                assert hasattr(value, part), f"{stage.name}: no setting {dotted}"
+                value = getattr(value, part)
+
+
+@pytest.mark.parametrize("package", ["flows", "pipeline"])
+def test_no_import_reaches_up_into_the_cli_nor_hides_behind_importlib(package: str) -> None:
+    for path in _modules(package):
+        imported = _imported(ast.parse(path.read_text(encoding="utf-8")))
+        assert not {n for n in imported if n.split(".")[0] == "stancemap"}, path
+        if package == "flows":
+            assert "importlib" not in imported, path
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> the modules of pipeline/ and flows/ it imports (lazily or not)."""
+    paths = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for package in ("pipeline", "flows") for p in _modules(package)}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            else:
+                continue
+            deps |= {m for m in found if m in paths and not name.startswith(m)}
+        graph[name] = deps
+    return graph
+
+
+def test_no_import_cycles() -> None:
+    graph = _module_graph()
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module == goal:
+                return True
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+        return False
+
+    cycles = sorted(m for m in graph if reaches(m, m))
+    assert cycles == [], f"modules on an import cycle: {cycles}"

@@ -232,3 +232,16 @@ def test_prefect_telemetry_and_its_notice_are_off(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=ROOT, env=env, timeout=120, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_bad_theme_file_stops_the_run_naming_its_line(tmp_path: Path) -> None:
+    themes = tmp_path / "themes.yaml"
+    themes.write_text("themes:\n  - id: voice\n    key_piont: Councils keep a voice.\n",
+                      encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    result = runner.invoke(app, ["run", str(corpus), "--out", str(tmp_path / "out"),
+                                 "--themes", str(themes)])
+    assert result.exit_code == 2
+    assert f"{themes}:3: unknown key 'key_piont'" in result.output
+    assert not (tmp_path / "out").exists()

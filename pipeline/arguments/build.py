@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.arguments.cluster import OUTLIER, ClusterParams, cluster_vectors, split_by_sign
+from pipeline.arguments.codebook import AnalystTheme, load_codebook
 from pipeline.arguments.duplicates import (
     SignatureCache,
     UnionFind,
@@ -29,7 +30,9 @@ from pipeline.arguments.duplicates import (
     similarity,
     usable,
 )
-from pipeline.arguments.keywords import ctfidf_keywords, label_from_keywords
+from pipeline.arguments.keywords import ctfidf_keywords
+from pipeline.arguments.match import MATCHER_PATH, match_scores, matcher_for
+from pipeline.arguments.mining import is_quotable, label_from_key_point, not_argument_reason
 from pipeline.arguments.themes import ThemeIndex, load_index, needs_rebuild, save_index, stamped
 from pipeline.arguments.units import NONE_KIND, ArgumentClassifier, features
 from pipeline.config import ArgumentsConfig, Settings
@@ -42,7 +45,7 @@ log = logging.getLogger(__name__)
 Embed = Callable[[Sequence[str]], np.ndarray]
 STANCE_SIGN = {"support": 1, "conditional": 1, "oppose": -1}
 NO_STANCE = "none"
-KEY_POINT_MAX_WORDS = 45
+SHORTER_BONUS = 0.005  # key point choice: similarity traded per word of length
 
 
 @dataclass
@@ -98,8 +101,10 @@ def _select_units(
 ) -> tuple[list[int], list[str]]:
     """Indices of the sentences that are arguments and their kinds.
 
-    A sentence is an argument when the classifier gives it a kind other than ``none``, or
-    when the stance stage found it takes a side (then its kind is the best non-none kind).
+    A sentence that :func:`~pipeline.arguments.mining.not_argument_reason` rules out (a
+    question, heading, procedural or boilerplate text, a bare description) never is. Otherwise
+    it is an argument when the classifier gives it a kind other than ``none``, or when the
+    stance stage found it takes a side (then its kind is the best non-none kind).
     """
     if not sentences:
         return [], []
@@ -109,6 +114,8 @@ def _select_units(
     ranked = np.argsort(-proba, axis=1, kind="stable")
     chosen, kinds = [], []
     for i, sentence in enumerate(sentences):
+        if not_argument_reason(sentence["text"]) is not None:
+            continue
         stance = stance_of.get(sentence["sentence_id"])
         takes_side = stance is not None and stance["stance"] in STANCE_SIGN
         if ranked[i, 0] != none_col:
@@ -200,17 +207,24 @@ def _set_duplicate_groups(rows: list[dict[str, Any]], doc_groups: dict[str, str]
 
 
 def _key_point(rows: list[dict[str, Any]], members: np.ndarray, sims: np.ndarray) -> int:
-    """The member most similar to its theme, among those of readable length if any."""
-    readable = [i for i in members if 8 <= len(rows[i]["text"].split()) <= KEY_POINT_MAX_WORDS]
-    candidates = np.asarray(readable or members, dtype=np.int64)
-    return int(candidates[int(np.argmax(sims[candidates]))])
+    """The member an analyst can quote for its theme: among quotable members (concise,
+    complete argumentative sentences) if any, the most similar to the theme, shorter ones
+    preferred (a sentence of 30 words must be 0.1 closer than one of 10 to win)."""
+    quotable = [i for i in members if is_quotable(rows[i]["text"])]
+    candidates = np.asarray(quotable or members, dtype=np.int64)
+    words = np.asarray([len(rows[i]["text"].split()) for i in candidates], dtype=np.float32)
+    score = np.nan_to_num(sims[candidates], nan=-1.0) - SHORTER_BONUS * words
+    return int(candidates[int(np.argmax(score))])
 
 
-def _theme_centroids(space: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """The normalised mean of each theme's members, a row per label ``0..k-1``."""
-    k = int(labels.max()) + 1 if len(labels) else 0
+def _theme_centroids(space: np.ndarray, labels: np.ndarray, k: int | None = None) -> np.ndarray:
+    """The normalised mean of each theme's members, a row per label ``0..k-1`` (zeros for a
+    theme without members)."""
+    k = (int(labels.max()) + 1 if len(labels) else 0) if k is None else k
     centroids = np.zeros((k, space.shape[1]), dtype=np.float32)
     for c in range(k):
+        if not np.any(labels == c):
+            continue
         centroid = space[labels == c].mean(axis=0)
         centroids[c] = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
     return centroids
@@ -230,18 +244,25 @@ class _Theme:
     cluster_id: str
     label: str
     keywords: list[str]
+    key_point: str | None = None  # an analyst theme's own key point (None: discovered)
 
 
-def _name_themes(rows: list[dict[str, Any]], labels: np.ndarray,
-                 sims: np.ndarray) -> list[_Theme]:
-    """A stable id (from the key point), c-TF-IDF keywords and a label for each new theme."""
-    k = int(labels.max()) + 1 if len(labels) else 0
-    keywords = ctfidf_keywords([r["text"] for r in rows], labels.tolist()) if k else {}
-    themes = []
-    for c in range(k):
+def _analyst_theme(theme: AnalystTheme, keywords: list[str]) -> _Theme:
+    return _Theme(theme.cluster_id, theme.label or label_from_key_point(theme.key_point),
+                  keywords, theme.key_point)
+
+
+def _name_themes(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarray,
+                 codebook: Sequence[AnalystTheme] = ()) -> list[_Theme]:
+    """Analyst themes first (labels ``0..len(codebook)-1``), then each discovered theme: a
+    stable id from its key point, a label made from the key point, c-TF-IDF keywords."""
+    k = max(int(labels.max()) + 1 if len(labels) else 0, len(codebook))
+    keywords = ctfidf_keywords([r["text"] for r in rows], labels.tolist()) if len(rows) else {}
+    themes = [_analyst_theme(t, keywords.get(c, [])) for c, t in enumerate(codebook)]
+    for c in range(len(codebook), k):
         key = rows[_key_point(rows, np.flatnonzero(labels == c), sims)]
         themes.append(_Theme("c-" + hashlib.sha256(key["argument_id"].encode()).hexdigest()[:12],
-                             label_from_keywords(keywords[c]), keywords[c]))
+                             label_from_key_point(key["text"]), keywords[c]))
     return themes
 
 
@@ -253,9 +274,12 @@ def _cluster_rows(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarr
     out = []
     for c, theme in enumerate(themes):
         members = np.flatnonzero(labels == c)
-        if not len(members):
+        if not len(members) and theme.key_point is None:
             continue
-        key = rows[_key_point(rows, members, sims)]
+        if theme.key_point is None:
+            key = rows[_key_point(rows, members, sims)]
+        else:
+            key = {"text": theme.key_point, "doc_id": None, "page": None}
         member_rows = [rows[i] for i in members]
         for r in member_rows:
             r["cluster_id"] = theme.cluster_id
@@ -270,6 +294,7 @@ def _cluster_rows(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarr
             "n_support": stances["support"], "n_oppose": stances["oppose"],
             "n_conditional": stances["conditional"], "n_neutral": stances["neutral"],
             "targets": sorted({r["target"] for r in member_rows if r["target"]}),
+            "origin": "discovered" if theme.key_point is None else "analyst",
         })
     return out
 
@@ -288,7 +313,9 @@ def _comparison_rows(rows: list[dict[str, Any]], labels: np.ndarray,
             majority[(c, holder)] = rank
     out = []
     for (c, holder, stance), members in sorted(groups.items()):
-        best = members[int(np.argmax(sims[members]))]
+        best = max(members, key=lambda i: (bool(rows[i]["holder_is_author"]),
+                                           is_quotable(rows[i]["text"]),
+                                           float(np.nan_to_num(sims[i], nan=-1.0)), -i))
         out.append({
             "cluster_id": rows[best]["cluster_id"], "holder": holder, "stance": stance,
             "n_arguments": len(members), "is_majority": majority[(c, holder)][2] == stance,
@@ -327,6 +354,11 @@ def _candidates(sentences: pa.Table, stances: pa.Table, documents: pa.Table, emb
     )
     stance_of = _best_stances(stances)
     docs = {d["doc_id"]: d for d in documents.to_pylist()}
+    # A copy of another document (the same response as PDF and TXT) is one voice: its
+    # canonical document speaks for it.
+    copies = {doc_id for doc_id, d in docs.items() if d.get("copy_of")}
+    if copies:
+        sentence_rows = [s for s in sentence_rows if s["doc_id"] not in copies]
     vectors = embed([s["text"] for s in sentence_rows]) if sentence_rows else np.zeros((0, 1))
     chosen, kinds = _select_units(sentence_rows, vectors, classifier, stance_of)
     rows = _argument_rows(sentence_rows, chosen, kinds, docs, stance_of)
@@ -336,15 +368,98 @@ def _candidates(sentences: pa.Table, stances: pa.Table, documents: pa.Table, emb
     return sentence_rows, rows, arg_vectors
 
 
+def _signs(rows: Sequence[dict[str, Any]]) -> np.ndarray:
+    """+1 for support or conditional, -1 for oppose, 0 for no side."""
+    return np.asarray([STANCE_SIGN.get(r["stance"] or "", 0) for r in rows], dtype=np.int64)
+
+
+def _codebook_labels(rows: list[dict[str, Any]], matched: np.ndarray, match: Embed,
+                     codebook: Sequence[AnalystTheme], threshold: float) -> np.ndarray:
+    """The analyst theme each argument matches best at ``threshold`` or above (among those
+    whose target and stance agree with the argument's), else :data:`OUTLIER`."""
+    labels = np.full(len(rows), OUTLIER, dtype=np.int64)
+    if not codebook or not len(rows):
+        return labels
+    scores = match_scores(matched, match([t.key_point for t in codebook]))
+    agrees = np.asarray([[(t.target is None or r["target"] in (None, t.target))
+                          and (t.stance is None or r["stance"] == t.stance) for t in codebook]
+                         for r in rows], dtype=bool)
+    scores = np.where(agrees, scores, -np.inf)
+    best = np.argmax(scores, axis=1)
+    hit = scores[np.arange(len(rows)), best] >= threshold
+    labels[hit] = best[hit]
+    return labels
+
+
+def _join_key_points(rows: list[dict[str, Any]], space: np.ndarray, matched: np.ndarray,
+                     labels: np.ndarray, threshold: float) -> np.ndarray:
+    """Outliers join the theme whose key point they match best, when the match score reaches
+    ``threshold`` (the matcher puts arguments into themes as it matches ArgKP arguments)."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    outliers = np.flatnonzero(labels == OUTLIER)
+    if not k or not len(outliers):
+        return labels
+    sims = _own_similarity(space, labels, _theme_centroids(space, labels, k))
+    keys = [_key_point(rows, np.flatnonzero(labels == c), sims) for c in range(k)]
+    scores = match_scores(matched[outliers], matched[keys])
+    best = np.argmax(scores, axis=1)
+    hit = scores[np.arange(len(outliers)), best] >= threshold
+    labels = labels.copy()
+    labels[outliers[hit]] = best[hit]
+    return labels
+
+
+def _largest(labels: np.ndarray, cap: int) -> np.ndarray:
+    """Keep the ``cap`` largest themes (ties: first seen); the others' members become
+    outliers. Labels are renumbered by size."""
+    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+    first = {int(c): int(np.argmax(labels == c)) for c in ids}
+    order = sorted(ids.tolist(), key=lambda c: (-int(counts[ids == c][0]), first[c]))
+    mapping = {c: i for i, c in enumerate(order[:cap])}
+    return np.asarray([mapping.get(int(c), OUTLIER) for c in labels], dtype=np.int64)
+
+
+def assign_themes(rows: list[dict[str, Any]], space: np.ndarray, matched: np.ndarray,
+                  match: Embed, config: ArgumentsConfig,
+                  codebook: Sequence[AnalystTheme] = ()) -> np.ndarray:
+    """Each argument's theme: ``0..len(codebook)-1`` for analyst themes, then discovered
+    themes, :data:`OUTLIER` for none.
+
+    Arguments matching an analyst key point go there. The others are clustered (``space``:
+    centred embeddings), split so that no theme holds both sides, capped at one theme per
+    ``arguments_per_theme`` arguments, and the outliers then join the theme whose key point
+    they match (``matched``: matcher embeddings). Themes split again if a join brought in the
+    other side, and the cap holds at the end.
+    """
+    labels = _codebook_labels(rows, matched, match, codebook, config.match_threshold)
+    rest = np.flatnonzero(labels == OUTLIER)
+    cap = min(config.max_clusters, max(1, len(rows) // config.arguments_per_theme))
+    params = replace(cluster_params(config), max_clusters=cap)
+    sub = cluster_vectors(space[rest], params)
+    signs = _signs([rows[i] for i in rest])
+    if config.split_by_stance:
+        sub = split_by_sign(space[rest], sub, signs, 1)
+    sub = _largest(sub, cap)
+    sub = _join_key_points([rows[i] for i in rest], space[rest], matched[rest], sub,
+                           config.match_threshold)
+    if config.split_by_stance:
+        sub = _largest(split_by_sign(space[rest], sub, signs, 1), cap)
+    labels[rest] = np.where(sub >= 0, sub + len(codebook), OUTLIER)
+    return labels
+
+
 def build_argument_tables(
     sentences: pa.Table, stances: pa.Table, documents: pa.Table, embed: Embed,
     classifier: ArgumentClassifier, config: ArgumentsConfig,
-    doc_signatures: SignatureCache | None = None,
+    doc_signatures: SignatureCache | None = None, match: Embed | None = None,
+    codebook: Sequence[AnalystTheme] = (),
 ) -> ArgumentResult:
     """Find, cluster and compare the arguments of ``sentences`` (the pure core, a full build).
 
     ``embed`` maps texts to normalised vectors (e.g. :meth:`EmbeddingCache.embed`);
-    ``doc_signatures`` holds (and receives) the MinHash signatures of whole documents.
+    ``doc_signatures`` holds (and receives) the MinHash signatures of whole documents;
+    ``match`` embeds texts for matching arguments to key points (the ArgKP matcher; ``embed``
+    when None); ``codebook`` holds the analyst's themes.
     """
     sentence_rows, rows, vectors = _candidates(sentences, stances, documents, embed,
                                                classifier, config)
@@ -356,13 +471,13 @@ def build_argument_tables(
     mean = (vectors.mean(axis=0) if config.centre_embeddings and len(rows) >= 2
             else np.zeros(vectors.shape[1], dtype=np.float32))
     space = _centred(vectors, mean)
-    labels = cluster_vectors(space, cluster_params(config))
-    if config.split_by_stance and len(rows):
-        signs = np.asarray([STANCE_SIGN.get(r["stance"] or "", 0) for r in rows])
-        labels = split_by_sign(space, labels, signs, config.min_cluster_size)
-    centroids = _theme_centroids(space, labels)
+    match = match or embed
+    matched = match([r["text"] for r in rows]) if rows else vectors
+    labels = assign_themes(rows, space, matched, match, config, codebook)
+    centroids = _theme_centroids(space, labels, max(len(codebook),
+                                                    int(labels.max()) + 1 if len(rows) else 0))
     sims = _own_similarity(space, labels, centroids)
-    themes = _name_themes(rows, labels, sims)
+    themes = _name_themes(rows, labels, sims, codebook)
     index = ThemeIndex(
         mean=mean.astype(np.float32), centroids=centroids,
         cluster_ids=[t.cluster_id for t in themes], labels=[t.label for t in themes],
@@ -378,7 +493,7 @@ def build_argument_tables(
 def update_argument_tables(
     previous: pa.Table, index: ThemeIndex, sentences: pa.Table, stances: pa.Table,
     documents: pa.Table, removed: set[str], embed: Embed, classifier: ArgumentClassifier,
-    config: ArgumentsConfig,
+    config: ArgumentsConfig, codebook: Sequence[AnalystTheme] = (),
 ) -> ArgumentResult:
     """Update the tables of a full build without re-clustering (the pure core of an update).
 
@@ -419,8 +534,10 @@ def update_argument_tables(
         doc_ids=doc_ids, doc_signatures=doc_signatures, doc_usable=doc_usable,
         changed_documents=index.changed_documents + len(arrived | removed),
     )
-    themes = [_Theme(*theme) for theme in zip(index.cluster_ids, index.labels, index.keywords,
-                                               strict=True)]
+    analyst = {t.cluster_id: t.key_point for t in codebook}
+    themes = [_Theme(cluster_id, label, keywords, analyst.get(cluster_id))
+              for cluster_id, label, keywords in zip(index.cluster_ids, index.labels,
+                                                     index.keywords, strict=True)]
     return _result(rows, labels, sims, themes, updated, None)
 
 
@@ -529,23 +646,34 @@ def build_arguments(store: OutputStore, settings: Settings,
     """
     cache = cached_embedder(store, settings)
     classifier = load_classifier(settings)
+    if MATCHER_PATH.exists():
+        matcher = matcher_for(store.cache_dir("embeddings"), settings.nlp.embedding_batch_size)
+    else:  # a checkout without the trained matcher: match with the general embeddings
+        log.warning("arguments: %s is missing; matching with %s", MATCHER_PATH,
+                    settings.nlp.embedding_model)
+        matcher = cache
+    themes_file = settings.arguments.themes
+    codebook = load_codebook(settings.resolve(themes_file)) if themes_file else []
     index_file = store.cache_dir("arguments") / "themes.npz"
     tokens = {doc_id: "|".join(store.part_token(name, doc_id)
                                for name in ("documents", "sentences", "stances"))
               for doc_id in sorted(store.part_keys("documents"))}
     index = load_index(index_file) if fingerprint else None
     result = _update(store, index, tokens, fingerprint, cache.embed, classifier,
-                     settings.arguments)
+                     settings.arguments, codebook)
     if result is None:
-        result = _rebuild(store, cache.embed, classifier, settings.arguments)
+        result = _rebuild(store, cache.embed, classifier, settings.arguments, matcher.embed,
+                          codebook)
     cache.compact()
+    matcher.compact()
     save_index(index_file, stamped(result.themes, fingerprint or "", tokens))
     return result
 
 
 def _update(store: OutputStore, index: ThemeIndex | None, tokens: dict[str, str],
             fingerprint: str | None, embed: Embed, classifier: ArgumentClassifier,
-            config: ArgumentsConfig) -> ArgumentResult | None:
+            config: ArgumentsConfig,
+            codebook: Sequence[AnalystTheme] = ()) -> ArgumentResult | None:
     """The tables updated from the last run's, or None when the themes must be re-learnt."""
     covered = dict(zip(index.doc_ids, index.doc_tokens, strict=True)) if index else {}
     added = {doc_id for doc_id, token in tokens.items() if covered.get(doc_id) != token}
@@ -563,17 +691,18 @@ def _update(store: OutputStore, index: ThemeIndex | None, tokens: dict[str, str]
     return update_argument_tables(
         previous, index, store.read_table("sentences", added),
         store.read_table("stances", added), store.read_table("documents", added), removed,
-        embed, classifier, config)
+        embed, classifier, config, codebook)
 
 
 def _rebuild(store: OutputStore, embed: Embed, classifier: ArgumentClassifier,
-             config: ArgumentsConfig) -> ArgumentResult:
+             config: ArgumentsConfig, match: Embed | None = None,
+             codebook: Sequence[AnalystTheme] = ()) -> ArgumentResult:
     """A full build over every document in ``store``."""
     signatures_file = store.cache_dir("minhash") / "documents.npz"
     signatures = _read_signatures(signatures_file)
     result = build_argument_tables(
         store.read_table("sentences"), store.read_table("stances"),
-        store.read_table("documents"), embed, classifier, config, signatures,
+        store.read_table("documents"), embed, classifier, config, signatures, match, codebook,
     )
     kept = signatures.kept()
     write_arrays(signatures_file, {

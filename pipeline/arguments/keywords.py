@@ -57,8 +57,3 @@ def _top_terms(row: np.ndarray, terms: np.ndarray, top_n: int) -> list[str]:
         chosen.append(str(terms[i]))
         seen_words |= words
     return chosen
-
-
-def label_from_keywords(keywords: Sequence[str], n: int = 3) -> str:
-    """A short human label: the first ``n`` keywords joined by commas."""
-    return ", ".join(keywords[:n]) if keywords else "(no distinctive words)"

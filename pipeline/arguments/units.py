@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.learn import SoftmaxClassifier
+
 KINDS = ("claim", "concern", "recommendation", "condition", "none")
 NONE_KIND = "none"
 
@@ -43,33 +45,18 @@ def features(embeddings: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     return np.hstack([np.asarray(embeddings, dtype=np.float32), lexical_features(texts)])
 
 
-class ArgumentClassifier:
-    """Multinomial logistic regression: ``fit`` with scikit-learn, predict with numpy."""
+class ArgumentClassifier(SoftmaxClassifier):
+    """The shared softmax classifier (unweighted classes, float64), kinds as an array, saved
+    as ``.npz``."""
 
     def __init__(self, c: float = 4.0) -> None:
-        self.c = c
+        super().__init__(c, class_weight=None, dtype=np.float64)
 
     def fit(self, x: np.ndarray, y: Sequence[str]) -> ArgumentClassifier:
         """Fit on feature rows ``x`` and kind labels ``y``; deterministic (lbfgs)."""
-        from sklearn.linear_model import LogisticRegression
-
-        model = LogisticRegression(C=self.c, max_iter=2000)
-        model.fit(x, list(y))
-        self.classes_ = np.asarray(model.classes_, dtype=str)
-        self.coef_ = model.coef_.astype(np.float64)
-        self.intercept_ = model.intercept_.astype(np.float64)
+        super().fit(x, y)
+        self.classes_ = np.asarray(self.classes_, dtype=str)
         return self
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_``."""
-        logits = np.asarray(x, dtype=np.float64) @ self.coef_.T + self.intercept_
-        logits -= logits.max(axis=1, keepdims=True)
-        weights = np.exp(logits)
-        return weights / weights.sum(axis=1, keepdims=True)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """The most probable kind of each row."""
-        return self.classes_[np.argmax(self.predict_proba(x), axis=1)]
 
     def save(self, path: Path) -> None:
         """Write the learned weights to ``path`` (``.npz``, no pickle)."""
@@ -81,10 +68,8 @@ class ArgumentClassifier:
     def load(cls, path: Path) -> ArgumentClassifier:
         """Read weights written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as data:
-            model = cls(c=float(data["c"]))
-            model.classes_ = data["classes"].astype(str)
-            model.coef_ = data["coef"]
-            model.intercept_ = data["intercept"]
+            model = cls.from_arrays(data["coef"], data["intercept"], data["classes"].astype(str),
+                                    c=float(data["c"]))
         if set(model.classes_.tolist()) != set(KINDS):
             raise ValueError(f"{path}: classes {model.classes_.tolist()} are not {list(KINDS)}")
         return model

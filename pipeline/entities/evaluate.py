@@ -11,7 +11,6 @@ precision).
 from __future__ import annotations
 
 import csv
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+from pipeline.evaluation.scores import PrecisionRecall
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -42,8 +43,9 @@ class GoldMention:
 
 
 @dataclass(frozen=True)
-class LabelScore:
-    """Precision, recall and F1 of one label with the counts behind them."""
+class LabelScore(PrecisionRecall):
+    """Precision, recall and F1 of one label with the counts behind them (a gold type and a
+    predicted type may differ, so precision and recall count their own true positives)."""
 
     label: str
     tp_precision: int
@@ -51,21 +53,9 @@ class LabelScore:
     tp_recall: int
     n_gold: int
 
-    @property
-    def precision(self) -> float:
-        """Share of predicted mentions that the gold has (1.0 when nothing was predicted)."""
-        return self.tp_precision / self.n_predicted if self.n_predicted else 1.0
-
-    @property
-    def recall(self) -> float:
-        """Share of gold mentions found (1.0 when the gold has none)."""
-        return self.tp_recall / self.n_gold if self.n_gold else 1.0
-
-    @property
-    def f1(self) -> float:
-        """Harmonic mean of precision and recall."""
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+    def counts(self) -> tuple[int, int, int, int]:
+        """True positives of precision, predicted, true positives of recall, gold."""
+        return self.tp_precision, self.n_predicted, self.tp_recall, self.n_gold
 
 
 @dataclass
@@ -141,26 +131,20 @@ def evaluate_corpus(corpus: Path, files: Iterable[str], settings: Settings,
                     register: OrganisationRegister, gold: list[GoldMention],
                     gold_authors: Mapping[str, str] | None = None) -> EntityEvaluation:
     """Ingest, parse and extract ``files`` of ``corpus``, then score them against ``gold``."""
-    from pipeline.entities.extract import extract_entities
-    from pipeline.ingest import discover, ingest_document
-    from pipeline.nlp import parse
+    from pipeline.chain import ENTITIES, Analysers, analyse_sources
 
     wanted = set(files)
     predicted: dict[str, pa.Table] = {}
     authors: dict[str, Author | None] = {}
     words, seconds = 0, 0.0
-    for source in discover(corpus, settings):
-        if source.path.name not in wanted:
-            continue
-        ingested = ingest_document(source, settings)
-        texts = ingested.sentences.column("text").to_pylist()
-        docs = parse(texts, settings.nlp.spacy_model, settings.nlp.batch_size)
-        started = time.perf_counter()
-        result = extract_entities(ingested.document, ingested.sentences, docs, register)
-        seconds += time.perf_counter() - started
-        words += sum(len(t.split()) for t in texts)
-        predicted[source.path.name] = result.entities
-        authors[source.path.name] = result.author
+    for item in analyse_sources(corpus, Analysers(settings, register), (ENTITIES,),
+                                keep=lambda source: source.path.name in wanted):
+        item.analysis.raise_failure()
+        assert item.analysis.entities is not None
+        seconds += item.analysis.seconds[ENTITIES]
+        words += sum(len(t.split()) for t in item.ingested.sentences.column("text").to_pylist())
+        predicted[item.source.path.name] = item.analysis.entities.entities
+        authors[item.source.path.name] = item.analysis.entities.author
     evaluation = score(gold, predicted)
     evaluation.words_per_second = words / seconds if seconds else None
     for file, expected in (gold_authors or {}).items():

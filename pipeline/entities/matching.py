@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pipeline.entities.names import GenericShape, Organisation, Phrase, slugify
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
-
-    from pipeline.entities.register import OrganisationRegister
 
 _CAP = r"^[A-Z][\w'’.&-]*$"
 _CAP_OR_LINK = r"^(?:[A-Z][\w'’.&-]*|and|&|of|upon|on|-|the|le)$"
@@ -21,6 +21,22 @@ _LINKS = frozenset({"and", "&", "of", "upon", "on", "-", "the", "le"})
 _NAME_FIRST: dict[str, Any] = {"TEXT": {"REGEX": _CAP}}
 _NAME_REST: dict[str, Any] = {"TEXT": {"REGEX": _CAP_OR_LINK}, "OP": "*"}
 _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
+
+
+class Rules(Protocol):
+    """What the matcher reads from the organisation register, which builds it."""
+
+    phrases: tuple[Phrase, ...]
+    generic: tuple[GenericShape, ...]
+    generic_words: frozenset[str]
+    legislation_heads: tuple[str, ...]
+    role_heads: tuple[str, ...]
+    role_modifiers: tuple[str, ...]
+    heading_words: frozenset[str]
+
+    def shape_organisation(self, name: str, org_type: str) -> Organisation:
+        """The canonical organisation of a name recognised by shape."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +53,7 @@ class Candidate:
 class RuleMatcher:
     """Phrase and token-pattern matchers of one register for one spaCy vocabulary."""
 
-    def __init__(self, register: OrganisationRegister, vocab: Any) -> None:
+    def __init__(self, register: Rules, vocab: Any) -> None:
         import spacy
         from spacy.matcher import Matcher, PhraseMatcher
 
@@ -183,8 +199,6 @@ class RuleMatcher:
         return start if distinctive else None
 
     def _check_law(self, doc: Doc, start: int, end: int) -> Candidate | None:
-        from pipeline.entities.register import slugify
-
         last = end - 1
         if _YEAR.match(doc[last].text):
             last -= 1

@@ -10,84 +10,34 @@ piece of text into a canonical :class:`Organisation`.
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from pipeline.config import read_yaml_mapping
+from pipeline.entities.matching import RuleMatcher
+from pipeline.entities.names import (
+    GenericShape,
+    NamedThing,
+    Organisation,
+    Phrase,
+    normalise_name,
+    slugify,
+)
 from pipeline.errors import ConfigError
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
     from pipeline.config import Settings
-    from pipeline.entities.matching import RuleMatcher
 
 log = logging.getLogger(__name__)
 
 ORG_TYPES = frozenset({"nhs_national", "ics", "ccg", "trust", "council", "membership_body",
                        "professional_body", "government", "other"})
 MODEL_PREFIX = "model:"
-_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
-_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
-_SLUG_DROP = re.compile(r"[^a-z0-9]+")
-
-
-@dataclass(frozen=True)
-class Organisation:
-    """A canonical organisation: stable id, display name and type."""
-
-    canonical_id: str
-    name: str
-    type: str
-
-
-@dataclass(frozen=True)
-class NamedThing:
-    """A known non-organisation entity (an Act, a Bill, a policy document)."""
-
-    canonical_id: str
-    name: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Phrase:
-    """One phrase pattern: its text, what it means, and whether case must match."""
-
-    text: str
-    kind: str  # ORG, LAW, POLICY, AREA (a bare system area), BLOCK
-    key: str  # canonical id (empty for BLOCK)
-    exact: bool
-
-
-@dataclass(frozen=True)
-class GenericShape:
-    """An organisation type recognised by name shape: ``<Name> <suffix>``, ``<prefix> <Name>``."""
-
-    type: str
-    suffixes: tuple[str, ...]
-    prefixes: tuple[str, ...] = ()
-    prefix_suffixes: tuple[str, ...] = ()
-
-
-def slugify(text: str) -> str:
-    """A lower-case ASCII slug: ``"King's Fund"`` -> ``"kings-fund"``."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    ascii_text = ascii_text.replace("&", " and ").replace("'", "").lower()
-    return _SLUG_DROP.sub("-", ascii_text).strip("-")
-
-
-def normalise_name(text: str) -> str:
-    """Collapse whitespace, drop a leading article, a possessive and edge punctuation."""
-    text = " ".join(text.split()).strip(" \t-–—•*#:;,.()[]\"'“”‘’")
-    text = _ARTICLE.sub("", text)
-    return _POSSESSIVE.sub("", text).strip()
 
 
 def _key(text: str) -> str:
@@ -211,8 +161,6 @@ class OrganisationRegister:
 
     def matcher_for(self, vocab: Any) -> RuleMatcher:
         """The rule matcher for docs of ``vocab``, built once per vocabulary."""
-        from pipeline.entities.matching import RuleMatcher
-
         matcher = self._matchers.get(id(vocab))
         if matcher is None or matcher.vocab is not vocab:
             matcher = RuleMatcher(self, vocab)
@@ -331,13 +279,7 @@ def _system(entry: Mapping[str, Any], systems: Mapping[str, Any]
 
 def read_pattern_file(path: Path) -> dict[str, Any]:
     """Parse the YAML pattern file, raising :class:`ConfigError` when it is unusable."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read entity patterns {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"entity pattern file {path} must hold a mapping")
-    return data
+    return read_yaml_mapping(path, "entity pattern file")
 
 
 def load_register(settings: Settings) -> OrganisationRegister:

@@ -44,6 +44,8 @@ from pipeline.stance.targets import TargetSet
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
+    from pipeline.entities.types import Author
+
 ATTITUDE_KINDS = ("attitude", "attitude_adj", "attitude_noun")
 BASE_CONFIDENCE = {
     "answer": 0.9,
@@ -425,7 +427,7 @@ def detect_stances(
     targets: TargetSet,
     model: StanceModel,
     register: Register | None = None,
-    author: object = None,
+    author: Author | str | None = None,
     doc_aliases: dict[str, str] | None = None,
 ) -> pa.Table:
     """The ``stances`` table of one document (see the module docstring for the method).

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ConfigError
-from pipeline.stance.model import SoftmaxClassifier
+from pipeline.learn import SoftmaxClassifier
 
 HEADS = ("relevance", "stance", "holder")
 SIDES = ("support", "conditional", "oppose")
@@ -246,7 +246,7 @@ class StanceDecider:
         """Fit each head on its (features, labels); ``calibration`` is (out-of-fold relevance
         scores, labels) for Platt scaling, identity when absent."""
         self.relevance_ = SoftmaxClassifier(c=self.c).fit(*relevance)
-        self.stance_ = SoftmaxClassifier(c=self.c, balanced=False).fit(*stance)
+        self.stance_ = SoftmaxClassifier(c=self.c, class_weight=None).fit(*stance)
         self.holder_ = SoftmaxClassifier(c=self.c).fit(*holder)
         self.calibration_ = platt(*calibration) if calibration is not None else (1.0, 0.0)
         return self

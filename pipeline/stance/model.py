@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.errors import ConfigError
+from pipeline.learn import SoftmaxClassifier
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -25,50 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEADS = ("stance", "target")
-
-
-class SoftmaxClassifier:
-    """Multinomial logistic regression (scikit-learn conventions, numpy at predict time)."""
-
-    def __init__(self, c: float = 4.0, max_iter: int = 2000, balanced: bool = True) -> None:
-        self.c = c
-        self.max_iter = max_iter
-        self.balanced = balanced
-
-    def fit(self, x: np.ndarray, y: Sequence[str]) -> SoftmaxClassifier:
-        """Fit on feature rows ``x`` and labels ``y`` (deterministic lbfgs)."""
-        from sklearn.linear_model import LogisticRegression
-
-        model = LogisticRegression(
-            C=self.c, max_iter=self.max_iter, class_weight="balanced" if self.balanced else None
-        )
-        model.fit(x, list(y))
-        self.classes_ = [str(c) for c in model.classes_]
-        self.coef_ = model.coef_.astype(np.float32)
-        self.intercept_ = model.intercept_.astype(np.float32)
-        return self
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities, one row per input row, columns in ``classes_`` order."""
-        logits = np.asarray(x, dtype=np.float32) @ self.coef_.T + self.intercept_
-        if logits.shape[1] == 1:  # binary problem stored as one column
-            logits = np.hstack([-logits, logits]) / 2
-        logits -= logits.max(axis=1, keepdims=True)
-        expo = np.exp(logits)
-        return np.asarray(expo / expo.sum(axis=1, keepdims=True))
-
-    @classmethod
-    def from_arrays(
-        cls, coef: np.ndarray, intercept: np.ndarray, classes: list[str]
-    ) -> SoftmaxClassifier:
-        """Rebuild a fitted classifier from stored weights."""
-        if coef.shape[0] != intercept.shape[0] or coef.shape[0] not in (1, len(classes)):
-            raise ConfigError("classifier weights do not match their class list")
-        model = cls()
-        model.coef_ = coef.astype(np.float32)
-        model.intercept_ = intercept.astype(np.float32)
-        model.classes_ = list(classes)
-        return model
 
 
 @dataclass

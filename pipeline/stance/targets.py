@@ -6,9 +6,9 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.config import read_yaml_mapping
 from pipeline.errors import ConfigError
 
 STANCE_LABELS = ("support", "oppose", "conditional", "neutral")
@@ -194,12 +194,7 @@ def _first_hits(
 
 def load_targets(path: Path) -> TargetSet:
     """Read and validate a target file; raise :class:`ConfigError` when it is unusable."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read target file {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"target file {path} must hold a mapping")
+    data = read_yaml_mapping(path, "target file")
     try:
         return TargetSet.model_validate(data)
     except ValidationError as exc:

@@ -6,6 +6,7 @@ import pytest
 
 from pipeline.arguments.units import ArgumentClassifier
 from pipeline.config import ArgumentsConfig, load_settings
+from pipeline.embeddings import EmbeddingCache
 from tests.arguments.fakes import FakeEmbedder, lexical_classifier
 
 
@@ -25,3 +26,17 @@ def classifier() -> ArgumentClassifier:
 def config() -> ArgumentsConfig:
     """The default arguments settings."""
     return load_settings().arguments
+
+
+@pytest.fixture(autouse=True)
+def fake_matcher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                 tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The entry point's ArgKP matcher replaced by a fake embedder (not in slow tests)."""
+    if request.node.get_closest_marker("slow"):
+        return
+    folder = tmp_path_factory.mktemp("matcher")
+
+    def fake(cache_folder: object, batch_size: int = 64) -> EmbeddingCache:
+        return EmbeddingCache(folder, FakeEmbedder(), "fake-matcher")
+
+    monkeypatch.setattr("pipeline.arguments.build.matcher_for", fake)

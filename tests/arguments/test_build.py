@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from pipeline.arguments import argument_id, build_argument_tables, build_arguments
+from pipeline.arguments.codebook import AnalystTheme
 from pipeline.arguments.units import ArgumentClassifier
 from pipeline.config import ArgumentsConfig, load_settings
 from pipeline.io import OutputStore
@@ -117,40 +118,61 @@ def test_campaign_copies_share_a_duplicate_group(fake_embedder: FakeEmbedder,
     assert all(groups[sid] is None for sid in groups if sid.startswith("d1"))
 
 
-def test_clusters_count_voices_and_keep_outliers(fake_embedder: FakeEmbedder,
-                                                 classifier: ArgumentClassifier,
-                                                 config: ArgumentsConfig) -> None:
-    result = _build(fake_embedder, classifier, config)
+def _themed(config: ArgumentsConfig) -> ArgumentsConfig:
+    """Up to one theme per two arguments: the small corpus keeps its four themes."""
+    return config.model_copy(update={"arguments_per_theme": 2})
+
+
+def test_clusters_count_voices_split_sides_and_keep_outliers(
+        fake_embedder: FakeEmbedder, classifier: ArgumentClassifier,
+        config: ArgumentsConfig) -> None:
+    result = _build(fake_embedder, classifier, _themed(config))
     rows = _by_sentence(result)
     assert rows["d1-00005"]["cluster_id"] is None
     clusters = {c["cluster_id"]: c for c in result.clusters.to_pylist()}
-    funding = clusters[rows["d1-00001"]["cluster_id"]]
-    assert {sid for sid, r in rows.items() if r["cluster_id"] == funding["cluster_id"]} == {
-        "d1-00001", "d1-00002", "d2-00000", "d3-00000"}
-    assert (funding["size"], funding["n_documents"], funding["n_holders"],
-            funding["n_voices"]) == (4, 3, 4, 3)
-    assert (funding["n_support"], funding["n_oppose"], funding["n_conditional"],
-            funding["n_neutral"], funding["targets"]) == (1, 1, 0, 0, ["council_funding"])
-    assert funding["keywords"][:2] == ["council", "funding"]
-    assert funding["label"].startswith("council, funding")
-    assert funding["key_point"] in {r["text"] for r in rows.values()}
+    against = clusters[rows["d1-00002"]["cluster_id"]]
+    assert {sid for sid, r in rows.items() if r["cluster_id"] == against["cluster_id"]} == {
+        "d1-00002", "d2-00000", "d3-00000"}
+    assert (against["size"], against["n_documents"], against["n_holders"],
+            against["n_voices"]) == (3, 3, 3, 2)
+    assert (against["n_support"], against["n_oppose"], against["n_conditional"],
+            against["n_neutral"], against["targets"]) == (0, 1, 0, 0, ["council_funding"])
+    assert against["keywords"][:2] == ["council", "funding"]
+    assert against["key_point"] == "The council funding settlement should rise every year."
+    assert against["label"] == "The council funding settlement should rise every year"
+    # The supporter's argument is a theme of its own side: pro and con never share one.
+    pro = clusters[rows["d1-00001"]["cluster_id"]]
+    assert (pro["size"], pro["n_support"], pro["key_point"], pro["label"]) == (
+        1, 1, "We believe funding for the council services is far too low.",
+        "Funding for the council services is far too…")
     staff = clusters[rows["d1-00004"]["cluster_id"]]
     assert (staff["size"], staff["n_holders"], staff["n_voices"]) == (3, 3, 2)
+    assert staff["label"] == "Staff morale is low across the area"
+    assert {c["origin"] for c in clusters.values()} == {"discovered"}
     assert result.vectors.shape == (11, 16)
+
+
+def test_themes_are_capped_per_argument(fake_embedder: FakeEmbedder,
+                                        classifier: ArgumentClassifier,
+                                        config: ArgumentsConfig) -> None:
+    result = _build(fake_embedder, classifier, config)  # 11 arguments, one theme per 8
+    assert result.clusters.num_rows == 1
 
 
 def test_comparison_keeps_stances_apart(fake_embedder: FakeEmbedder,
                                         classifier: ArgumentClassifier,
                                         config: ArgumentsConfig) -> None:
-    result = _build(fake_embedder, classifier, config)
-    funding_id = _by_sentence(result)["d1-00001"]["cluster_id"]
-    rows = [(r["holder"], r["stance"], r["n_arguments"], r["is_majority"])
-            for r in result.comparison.to_pylist() if r["cluster_id"] == funding_id]
+    result = _build(fake_embedder, classifier, _themed(config))
+    against = _by_sentence(result)["d1-00002"]["cluster_id"]
+    rows = [(r["holder"], r["stance"], r["n_arguments"], r["is_majority"], r["evidence"])
+            for r in result.comparison.to_pylist() if r["cluster_id"] == against]
     assert rows == [
-        ("Northfield Council", "support", 1, True),
-        ("Regional Health Partnership", "oppose", 1, True),
-        ("Riverside Patients Forum", "none", 1, True),
-        ("d3-resident", "none", 1, True),
+        ("Regional Health Partnership", "oppose", 1, True,
+         "The council funding settlement should rise every year."),
+        ("Riverside Patients Forum", "none", 1, True,
+         "We believe funding for council services must be protected."),
+        ("d3-resident", "none", 1, True,
+         "We believe funding for council services must be protected."),
     ]
 
 
@@ -201,3 +223,30 @@ def test_entry_point_reads_the_store_and_caches_embeddings(
     for name in ("arguments", "clusters", "comparison"):
         store.write_table(name, getattr(first, name))
     assert store.read_table("clusters").num_rows == first.clusters.num_rows
+
+
+def test_analyst_themes_come_first_and_take_their_matches(
+        fake_embedder: FakeEmbedder, classifier: ArgumentClassifier,
+        config: ArgumentsConfig) -> None:
+    documents, sentences, stances = _corpus()
+    codebook = [
+        AnalystTheme("staff", "Staff are leaving the service."),
+        AnalystTheme("funding-against", "Council funding is too low.", stance="oppose"),
+        AnalystTheme("unused", "The weather matters.", stance="conditional"),
+    ]
+    result = build_argument_tables(sentences, stances, documents, fake_embedder, classifier,
+                                   _themed(config), codebook=codebook)
+    rows = _by_sentence(result)
+    clusters = result.clusters.to_pylist()
+    assert [c["cluster_id"] for c in clusters[:3]] == ["t-staff", "t-funding-against",
+                                                       "t-unused"]
+    assert {c["origin"] for c in clusters[3:]} == {"discovered"}
+    staff, against, unused = clusters[:3]
+    assert {sid for sid, r in rows.items() if r["cluster_id"] == "t-staff"} == {
+        "d1-00004", "d2-00001", "d3-00001"}
+    assert (staff["key_point"], staff["key_point_doc_id"], staff["label"]) == (
+        "Staff are leaving the service.", None, "Staff are leaving the service")
+    # The theme asks for opponents: only the opposing funding argument joins it.
+    assert {sid for sid, r in rows.items() if r["cluster_id"] == "t-funding-against"} == {
+        "d1-00002"}
+    assert (against["size"], unused["size"], unused["n_documents"]) == (1, 0, 0)

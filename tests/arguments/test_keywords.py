@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.arguments.keywords import ctfidf_keywords, label_from_keywords
+from pipeline.arguments.keywords import ctfidf_keywords
 
 TEXTS = [
     "Funding for councils is too low.",
@@ -28,9 +28,3 @@ def test_stop_words_and_numbers_never_appear() -> None:
 
 def test_outliers_get_no_keywords_and_only_stop_words_give_none() -> None:
     assert ctfidf_keywords(["the and of", "it is"], [0, -1]) == {0: []}
-
-
-def test_label_joins_the_first_keywords() -> None:
-    label = label_from_keywords(["staff", "services", "hurt", "shortages"])
-    assert label == "staff, services, hurt"
-    assert label_from_keywords([]) == "(no distinctive words)"

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.arguments import ArgumentResult, build_argument_tables
 from pipeline.arguments.build import cached_embedder, load_classifier
+from pipeline.arguments.match import matcher_for
 from pipeline.config import load_settings
 from pipeline.io import OutputStore
 from pipeline.schema import empty_table, to_table
@@ -53,19 +54,24 @@ def test_real_embeddings_find_and_group_arguments(tmp_path: Path) -> None:
         "ingested_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "copy_of": None}])
     cache = cached_embedder(OutputStore(tmp_path), settings)
     classifier = load_classifier(settings)
+    matcher = matcher_for(tmp_path / "matcher")
+    config = settings.arguments.model_copy(update={"arguments_per_theme": 3})
 
     def run() -> ArgumentResult:
         return build_argument_tables(sentences, empty_table("stances"), documents, cache.embed,
-                                     classifier, settings.arguments)
+                                     classifier, config, match=matcher.embed)
 
     result = run()
     found = {int(sid[-5:]) for sid in result.arguments.column("sentence_id").to_pylist()}
     assert found.isdisjoint(NOT_ARGUMENTS)
     assert len(found) >= 13
     by_index = {int(r["sentence_id"][-5:]): r for r in result.arguments.to_pylist()}
+    themes = []
     for group in ({0, 1, 2}, {3, 4, 5}, {11, 12, 20}):
         ids = {by_index[i]["cluster_id"] for i in group if i in by_index}
         assert len(ids) == 1 and None not in ids, group
+        themes += ids
+    assert len(set(themes)) == 3
     assert cache.n_embedded_ == len(TEXTS)
     again = run()
     assert cache.n_embedded_ == len(TEXTS)

@@ -20,7 +20,7 @@ from pipeline.config import ArgumentsConfig, load_settings
 from pipeline.io import OutputStore
 from pipeline.schema import empty_table, to_table
 from tests.arguments.fakes import FakeEmbedder
-from tests.arguments.test_build import _corpus
+from tests.arguments.test_build import _corpus, _themed
 
 NEW_DOC = [
     "We believe the council funding formula is unfair to rural areas.",  # joins funding
@@ -48,7 +48,7 @@ def _new_doc(doc_id: str = "d4") -> tuple[pa.Table, pa.Table]:
 def _full(classifier: ArgumentClassifier, config: ArgumentsConfig) -> Any:
     documents, sentences, stances = _corpus()
     return build_argument_tables(sentences, stances, documents, FakeEmbedder(), classifier,
-                                 config)
+                                 _themed(config))
 
 
 def _update(full: Any, classifier: ArgumentClassifier, config: ArgumentsConfig,
@@ -57,7 +57,7 @@ def _update(full: Any, classifier: ArgumentClassifier, config: ArgumentsConfig,
                                                    empty_table("sentences"))
     return update_argument_tables(full.arguments, full.themes, sentences,
                                   empty_table("stances"), documents, removed, FakeEmbedder(),
-                                  classifier, config)
+                                  classifier, _themed(config))
 
 
 def _rows(result: Any) -> dict[str, dict[str, Any]]:
@@ -90,7 +90,7 @@ def test_new_arguments_join_the_nearest_theme_keeping_ids_and_labels(
     assert set(new) == set(old)
     assert (new[funding]["label"], new[funding]["keywords"]) == (old[funding]["label"],
                                                                  old[funding]["keywords"])
-    assert (new[funding]["size"], new[funding]["n_documents"]) == (5, 4)
+    assert (new[funding]["size"], new[funding]["n_documents"]) == (2, 2)
     assert updated.themes.changed_documents == 1
     assert updated.vectors is None
 
@@ -113,9 +113,9 @@ def test_removed_documents_leave_their_themes_and_duplicate_groups(
     after = _rows(updated)
     assert not any(sid.startswith("d3") for sid in after)
     assert all(after[f"d2-0000{i}"]["duplicate_group"] is None for i in range(3))
-    funding = after["d1-00001"]["cluster_id"]
+    against = after["d1-00002"]["cluster_id"]
     sizes = {c["cluster_id"]: c["size"] for c in updated.clusters.to_pylist()}
-    assert sizes[funding] == 3
+    assert sizes[against] == 2
     assert updated.themes.doc_ids == ["d1", "d2"]
     assert updated.themes.changed_documents == 1
 
@@ -198,6 +198,7 @@ def test_entry_point_updates_then_relearns_when_settings_change(
     settings.nlp.embedding_backend = "torch"
     settings.arguments.update_from_documents = 0
     settings.arguments.rebuild_share = 0.5
+    settings.arguments.arguments_per_theme = 2
 
     def run(fingerprint: str) -> Any:
         caplog.clear()

@@ -99,7 +99,7 @@ def test_report_names_machine_targets_floor_ratios_and_fixed_costs() -> None:
         "options": " --documents 10", "date": "2026-01-01 00:00 UTC",
         "scaling": {"base_documents": 1, "docs_ratio": 10.0, "base_seconds": 12.5,
                     "time_ratio": 8.0},
-        "fixed": {"report": fixed, "unchanged run": {**fixed, "median": 3.5}},
+        "fixed": {"report": fixed, "run (unchanged)": {**fixed, "median": 3.5}},
     }
     text = bench.render(results)
     assert "Measured by `python scripts/bench.py --documents 10`" in text

@@ -65,7 +65,7 @@ def _ingest_all(store: OutputStore, manifest: inc.Manifest, corpus: Path) -> inc
     for source in plan.todo:
         sha = plan.shas[source.rel_path]
         _write_ingested(store, sha[:16], source.rel_path)
-        inc.commit_ingest(store, manifest, source, {"doc_id": sha[:16]}, sha, "fp1")
+        inc.commit_ingest(store, manifest, source, inc.IngestOutcome("", sha[:16]), sha, "fp1")
     return plan
 
 
@@ -126,9 +126,10 @@ def test_fixed_file_drops_its_error_part(tmp_path: Path, corpus: Path) -> None:
     manifest = inc.Manifest.load(store)
     source = Source(corpus / "a.txt", "a.txt")
     store.write_part("errors", inc.error_key("a.txt", "ingest"), _error("a.txt"))
-    inc.commit_ingest(store, manifest, source, {"doc_id": None, "error": "empty"}, None, "fp1")
+    inc.commit_ingest(store, manifest, source, inc.IngestOutcome("", None, "empty"), None,
+                      "fp1")
     assert store.part_keys("errors") == {inc.error_key("a.txt", "ingest")}
-    inc.commit_ingest(store, manifest, source, {"doc_id": "d1"}, None, "fp1")
+    inc.commit_ingest(store, manifest, source, inc.IngestOutcome("", "d1"), None, "fp1")
     assert store.part_keys("errors") == set()
 
 
@@ -166,7 +167,7 @@ def test_fingerprints_change_only_downstream(tmp_path: Path) -> None:
         update={"stance": settings.stance.model_copy(update={"targets": targets})})
     before, after = inc.stage_fingerprints(settings), inc.stage_fingerprints(changed)
     same = {k for k in before if before[k] == after[k]}
-    assert same == {"ingest", "entities", "organisations"}
+    assert same == {"ingest", "copies", "entities", "organisations"}
 
 
 def test_garbage_collection_removes_temporary_files_of_killed_writes(tmp_path: Path) -> None:
@@ -188,8 +189,8 @@ def test_internal_failure_is_retried_but_document_error_is_not(tmp_path: Path,
     store = OutputStore(tmp_path / "out")
     manifest = inc.Manifest.load(store)
     a, b = _sources(corpus)
-    inc.commit_ingest(store, manifest, a, {"doc_id": None, "error": "internal"}, None, "fp1")
-    inc.commit_ingest(store, manifest, b, {"doc_id": None, "error": "corrupt"}, None, "fp1")
+    inc.commit_ingest(store, manifest, a, inc.IngestOutcome("", None, "internal"), None, "fp1")
+    inc.commit_ingest(store, manifest, b, inc.IngestOutcome("", None, "corrupt"), None, "fp1")
     store.write_part("errors", inc.error_key("b.txt", "ingest"), _error("b.txt"))
     plan = inc.plan_ingest(_sources(corpus), manifest, "fp1")
     assert ([s.rel_path for s in plan.todo], plan.unchanged) == (["a.txt"], ["b.txt"])

@@ -19,5 +19,9 @@ def test_a_cached_loader_may_use_another_cached_model() -> None:
 def test_the_stance_model_embeds_through_the_process_embedder(tmp_path: Path) -> None:
     settings = load_settings()
     store = OutputStore(tmp_path)
-    _targets, model = stages._stance_inputs(settings, store, {"stance": "test-fingerprint"})
-    assert model.embed_fn.__self__ is stages._embedder(settings, store)
+    found = stages.analysers(settings, store, ["stance"],
+                             {"entities": "test-fingerprint", "stance": "test-fingerprint"})
+    assert found.stance_model is not None
+    embedder = stages._embedder(settings, store)
+    assert found.stance_model.embed_fn.__self__ is embedder  # type: ignore[union-attr]
+    assert found.embed.__self__ is embedder  # type: ignore[union-attr]

@@ -8,13 +8,11 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
 from pipeline.config import Settings
 from pipeline.io import OutputStore
 from pipeline.report import (
     collect,
-    load_targets,
+    configured_targets,
     md_cell,
     render_report,
     report_artifacts,
@@ -267,17 +265,15 @@ def test_targets_fall_back_to_ids(tmp_path: Path, store: OutputStore, settings: 
         ("q4_delegated_commissioning", "q4_delegated_commissioning")]
 
 
-@pytest.mark.parametrize("text", [
-    "targets: [{id: a, label: Alpha}, {id: b}]",
-    "[{id: a, label: Alpha}, {id: b}]",
-    "{a: {label: Alpha}, b: {}}",
-])
-def test_target_file_layouts(tmp_path: Path, settings: Settings, text: str) -> None:
+def test_target_labels_come_from_the_one_target_loader(tmp_path: Path,
+                                                       settings: Settings) -> None:
+    labels = [(t.id, t.label) for t in configured_targets(settings)]
+    assert labels[:2] == [("option_1", "Option 1: statutory committee"),
+                          ("option_2", "Option 2: statutory body")]
     path = tmp_path / "t.yaml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text("targets: [{id: a, label: Alpha}]", encoding="utf-8")  # not a valid file
     stance = settings.stance.model_copy(update={"targets": path})
-    targets = load_targets(settings.model_copy(update={"stance": stance}))
-    assert [(t.id, t.label) for t in targets] == [("a", "Alpha"), ("b", "b")]
+    assert configured_targets(settings.model_copy(update={"stance": stance})) == []
 
 
 def test_markdown_tables(store: OutputStore, settings: Settings) -> None:

@@ -26,15 +26,7 @@ if TYPE_CHECKING:
     from pipeline.entities.register import OrganisationRegister
     from pipeline.ingest import SourceFile
 
-CORE_TARGETS = (
-    "option_1",
-    "option_2",
-    "q1_statutory_footing",
-    "q3_permissive_membership",
-    "q4_delegated_commissioning",
-    "place_subsidiarity",
-    "local_government_role",
-)
+OTHER = "other:"  # the gold's prefix for targets outside the target file
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
 _MIN_OVERLAP = 0.6  # share of an evidence string's words a sentence must hold
 
@@ -160,14 +152,15 @@ class PairLabels:
 def label_pairs(
     pairs: Sequence[tuple[int, str]], texts: Sequence[str], gold: Sequence[GoldRow]
 ) -> PairLabels:
-    """Positive pairs: a sentence carrying the evidence of a non-neutral gold row on a core
-    target; every other pair of the document is negative."""
+    """Positive pairs: a sentence carrying the evidence of a non-neutral gold row on a target of
+    the target file (gold writes any other target ``other:<label>``); every other pair of the
+    document is negative."""
     index = {pair: k for k, pair in enumerate(pairs)}
     stance: dict[int, str] = {}
     holder: dict[int, str] = {}
     unmatched = []
     for row in gold:
-        if row.target not in CORE_TARGETS or row.stance == "neutral":
+        if row.target.startswith(OTHER) or row.stance == "neutral":
             continue
         found = evidence_sentences(texts, row.evidence)
         if not found:

@@ -210,7 +210,9 @@ def analyse_warm(rel_path: str, doc_id: str, settings: Settings, store: OutputSt
 
 def _record(store: OutputStore, rel_path: str, doc_id: str, stage_name: str,
             exc: Exception) -> str:
-    log.error("%s failed on %s", stage_name, rel_path, exc_info=exc)
+    # a DocumentError (a limit, a bad file) is expected: its reason is enough, no traceback
+    expected = isinstance(exc, DocumentError)
+    log.error("%s failed on %s: %s", stage_name, rel_path, exc, exc_info=None if expected else exc)
     key = error_key(rel_path, stage_name)
     kind = exc.kind if isinstance(exc, DocumentError) else type(exc).__name__
     store.write_part("errors", key, error_table(rel_path, doc_id, stage_name, kind, str(exc)))

@@ -37,6 +37,7 @@ from pipeline.errors import DocumentError, LimitExceededError, WorkerCrashedErro
 log = logging.getLogger(__name__)
 
 WARM_UP_SECONDS = 900.0  # loading models (or exporting the ONNX encoder) on a slow machine
+RECYCLE_SHARE = 0.65  # of corpus.max_memory_mb_per_document (a warm worker holds ~600 MB)
 GRACE_SECONDS = 5.0  # past the document limit, so the cooperative deadline reports first
 _POLL_SECONDS = 0.05
 Job = Callable[..., Any]
@@ -150,6 +151,9 @@ class WorkerPool:
             status, value = self._wait(worker, name, limits, warming=True)
             if status == "ready":
                 status, value = self._wait(worker, name, limits, warming=False)
+            if _swollen(worker, limits):  # the next document must not pay for this one's memory
+                self._kill(worker)
+                worker = None
         except (LimitExceededError, WorkerCrashedError, OSError):
             self._kill(worker)
             worker = None
@@ -221,6 +225,13 @@ class WorkerPool:
                 worker.process.kill()
                 worker.process.join(timeout=5)
             worker.conn.close()
+
+
+def _swollen(worker: _Worker, limits: Limits) -> bool:
+    """Whether a worker kept more than :data:`RECYCLE_SHARE` of the memory limit after its
+    document (Python rarely gives memory back): it is then replaced before the next one."""
+    used = resident_mb(worker.process.pid or 0)
+    return used is not None and used > RECYCLE_SHARE * limits.memory_mb
 
 
 def _death(process: BaseProcess) -> str:

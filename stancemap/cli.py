@@ -288,7 +288,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         parts.append(f"{summary['analysed']} analysed")
     if summary.get("analysis_failed"):
         parts.append(f"{summary['analysis_failed']} failed analysis")
-    console.print("summary: " + ", ".join(parts), highlight=False)
+    console.print("summary: " + ", ".join(parts), highlight=False, soft_wrap=True)
     failed = [*summary.get("failed_files", []), *summary.get("analysis_failed_files", [])]
     if failed:
         named = ", ".join(f"{rel} ({why})" for rel, why in failed[:_MAX_FAILED_NAMED])
@@ -298,9 +298,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
                       soft_wrap=True)
     if summary.get("copies"):
         console.print(f"  copies: {summary['copies']} documents repeat another's text "
-                      "(documents.copy_of) and count once", highlight=False)
-    for note in summary.get("notes", []):
-        console.print(f"  note: {note}", highlight=False)
+                      "(documents.copy_of) and count once", highlight=False, soft_wrap=True)
+    for note in summary.get("notes", []):  # soft-wrapped: a path in a note is never broken
+        console.print(f"  note: {note}", highlight=False, soft_wrap=True)
 
 
 def _exit_code(summary: dict[str, Any]) -> int:

@@ -482,7 +482,7 @@ def _analyse(
     targets: TargetSet,
     model: StanceModel,
     register: Register | None,
-    author: object,
+    author: Author | str | None,
     doc_aliases: dict[str, str] | None,
 ) -> _Analysis:
     if len(docs) != sentences.num_rows:
@@ -738,7 +738,7 @@ def stance_features(
     targets: TargetSet,
     model: StanceModel,
     register: Register | None = None,
-    author: object = None,
+    author: Author | str | None = None,
     doc_aliases: dict[str, str] | None = None,
 ) -> tuple[DocumentFeatures, list[Holder | None]]:
     """The learned decision's inputs for one document (for training; ``model.method`` is

@@ -6,7 +6,9 @@ Started by :func:`stancemap.runtime.start_watchdog` as a child of the process ``
 0.5 s it notes the processes descended from ``PID`` (from ``/proc``, with their start times);
 when ``PID`` dies (this process is re-parented), it kills every noted process that still
 exists with the same start time: Prefect's temporary server, worker processes, a local Dask
-cluster. Standard library only, so it starts in milliseconds and holds a few MB.
+cluster. A process ``PID`` started after the last look is found as an orphan: re-parented to
+the same process as this one, in ``PID``'s process group, started after ``PID``. Standard
+library only, so it starts in milliseconds and holds a few MB.
 """
 
 from __future__ import annotations
@@ -16,50 +18,73 @@ import os
 import signal
 import sys
 import time
+from typing import NamedTuple
 
 POLL_SECONDS = 0.5
 
 
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(parent pid, start time) of ``pid`` from ``/proc``; None if it is gone."""
+class Stat(NamedTuple):
+    """The fields of ``/proc/PID/stat`` the watchdog reads."""
+
+    ppid: int
+    pgrp: int
+    started: int  # clock ticks after boot
+
+
+def _stat(pid: int) -> Stat | None:
+    """``pid``'s parent, process group and start time from ``/proc``; None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             fields = fh.read().rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return int(fields[1]), int(fields[19])
+    return Stat(int(fields[1]), int(fields[2]), int(fields[19]))
 
 
-def _descendants(root: int) -> dict[int, int]:
-    """Every process descended from ``root``: pid -> start time."""
-    children: dict[int, list[tuple[int, int]]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            found = _stat(int(name))
-            if found is not None:
-                children.setdefault(found[0], []).append((int(name), found[1]))
+def _processes() -> dict[int, Stat]:
+    """Every process on the machine."""
+    found = {int(name): _stat(int(name)) for name in os.listdir("/proc") if name.isdigit()}
+    return {pid: stat for pid, stat in found.items() if stat is not None}
+
+
+def _descendants(roots: list[int], processes: dict[int, Stat]) -> dict[int, int]:
+    """Every process descended from one of ``roots``: pid -> start time."""
+    children: dict[int, list[int]] = {}
+    for pid, stat in processes.items():
+        children.setdefault(stat.ppid, []).append(pid)
     tree: dict[int, int] = {}
-    todo = [root]
+    todo = list(roots)
     while todo:
-        for pid, started in children.get(todo.pop(), []):
+        for pid in children.get(todo.pop(), []):
             if pid not in tree:
-                tree[pid] = started
+                tree[pid] = processes[pid].started
                 todo.append(pid)
     return tree
+
+
+def _orphans(parent: Stat, reaper: int, me: int) -> dict[int, int]:
+    """The processes the dead parent started since the last look, with their descendants."""
+    processes = _processes()
+    roots = [pid for pid, stat in processes.items()
+             if pid != me and stat.ppid == reaper and stat.pgrp == parent.pgrp
+             and stat.started >= parent.started]
+    return {**{pid: processes[pid].started for pid in roots}, **_descendants(roots, processes)}
 
 
 def watch(parent: int) -> None:
     """Watch ``parent``; when it is gone, kill the processes it had started."""
     me = os.getpid()
+    parent_stat = _stat(parent)
     known: dict[int, int] = {}
     while os.getppid() == parent:
-        known.update(_descendants(parent))
+        known.update(_descendants([parent], _processes()))
         known = {pid: started for pid, started in known.items()
-                 if pid != me and (_stat(pid) or (0, -1))[1] == started}
+                 if pid != me and getattr(_stat(pid), "started", -1) == started}
         time.sleep(POLL_SECONDS)
+    if parent_stat is not None:
+        known.update(_orphans(parent_stat, os.getppid(), me))
     for pid, started in known.items():
-        found = _stat(pid)
-        if found is not None and found[1] == started:
+        if getattr(_stat(pid), "started", -1) == started:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 

@@ -2,7 +2,9 @@
 
 Blocks are the rule boundaries (a heading, a list item and a paragraph never share a
 sentence); spaCy splits the blocks. Long blocks are cut into chunks of at most
-``MAX_CHUNK_CHARS`` at white space so one line of several megabytes stays cheap.
+``MAX_CHUNK_CHARS`` at white space so one line of several megabytes stays cheap, and a
+"sentence" longer than ``MAX_SENTENCE_CHARS`` (a pasted blob, a table without punctuation) is
+cut the same way so that parsing it later stays cheap too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 from pipeline.ingest.vocab import SENTER_ONLY_DISABLED
 
 MAX_CHUNK_CHARS = 20_000
+# Real sentences stay far below this (the longest in the shared texts is under 900 characters);
+# the dependency parser's time and memory grow with a sentence's length.
+MAX_SENTENCE_CHARS = 1_500
 _PIPE_LOCK = threading.Lock()
 Splitter = Callable[[Sequence[str]], list[list[tuple[int, int]]]]
 
@@ -74,9 +79,10 @@ def sentence_spans(texts: Sequence[str], split: Splitter) -> list[list[Span]]:
         text = texts[i]
         for s, e in spans:
             for start, end in _answer_breaks(text, base + s, base + e):
-                span = _trim(text, start, end)
-                if span is not None:
-                    out[i].append(span)
+                for cut_start, cut_end in chunks(text[start:end], MAX_SENTENCE_CHARS):
+                    span = _trim(text, start + cut_start, start + cut_end)
+                    if span is not None:
+                        out[i].append(span)
     return out
 
 

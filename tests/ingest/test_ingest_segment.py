@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 from pipeline.config import Settings, load_settings
 from pipeline.errors import DocumentError
 from pipeline.ingest import discover, ingest_document
-from pipeline.ingest.segment import Span, chunks, sentence_spans, spacy_splitter
+from pipeline.ingest.segment import (
+    MAX_SENTENCE_CHARS,
+    Span,
+    chunks,
+    sentence_spans,
+    spacy_splitter,
+)
 
 
 def split_on_periods(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
@@ -44,6 +50,15 @@ def test_sentence_spans_trim_and_skip_empty() -> None:
         [],
         [],
     ]
+
+
+def test_a_sentence_longer_than_the_limit_is_cut_at_spaces() -> None:
+    text = "Short one. " + "word " * 700 + "end."
+    spans = sentence_spans([text], split_on_periods)[0]
+    assert spans[0] == Span(0, 10)
+    pieces = [text[s.start:s.end] for s in spans[1:]]
+    assert len(pieces) == 3 and all(len(p) <= MAX_SENTENCE_CHARS for p in pieces)
+    assert " ".join(pieces) == text[11:]  # cut at spaces: no word is split
 
 
 @settings(max_examples=200, deadline=None)

@@ -391,6 +391,24 @@ def test_the_watchdog_kills_what_a_killed_process_started(tmp_path: Path) -> Non
     assert alive == []
 
 
+def test_the_watchdog_kills_what_was_started_just_before_the_kill(tmp_path: Path) -> None:
+    """A worker started after the watchdog's last look (it looks twice a second) is found as
+    an orphan of the killed process."""
+    script = ("import os, signal, subprocess, sys, time\n"
+              "from stancemap.runtime import start_watchdog\n"
+              "start_watchdog()\n"
+              "time.sleep(1.0)\n"
+              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+              "print(child.pid, flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout is not None
+    child = psutil.Process(int(proc.stdout.readline()))
+    proc.wait(timeout=10)
+    _gone, alive = psutil.wait_procs([child], timeout=10)
+    assert alive == []
+
 
 def test_run_into_an_output_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     corpus, out = tmp_path / "corpus", tmp_path / "out"

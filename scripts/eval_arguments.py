@@ -27,6 +27,7 @@ from pipeline.arguments.build import (
     ArgumentResult,
     build_argument_tables,
     cached_embedder,
+    load_argument_rules,
     load_classifier,
 )
 from pipeline.arguments.match import MATCHER_PATH, matcher_for
@@ -165,12 +166,13 @@ def main() -> None:
         stances = OutputStore(args.stances).read_table("stances")
     embed = cached_embedder(store, settings).embed
     classifier = load_classifier(settings)
+    rules = load_argument_rules(settings)
     match = (matcher_for(store.cache_dir("embeddings")).embed if MATCHER_PATH.exists()
              else None)
 
     def run(config: Any) -> ArgumentResult:
         return build_argument_tables(sentences, stances, documents, embed, classifier, config,
-                                     match=match)
+                                     rules, match=match)
 
     result = run(settings.arguments)
     for name in ("arguments", "clusters", "comparison"):

@@ -721,8 +721,13 @@ def _decide(analysis: _Analysis, decider: StanceDecider) -> list[list[_Row]]:
     author = analysis.resolver.author
     owner = analysis.resolver.owner_holder()
     found: list[list[_Row]] = [[] for _ in analysis.found]
+    options = {t.id for t in analysis.targets.targets if t.ordinals}
     for k, (idx, target) in enumerate(features.pairs):
-        mentioned = target in analysis.detector.trace.get(idx, ({},))[0]
+        mentions = analysis.detector.trace.get(idx, ({},))[0]
+        mentioned = target in mentions
+        if target in options and not mentioned and options & set(mentions):
+            # a sentence that names only a rival option says nothing explicit about this one
+            continue
         if confidence[k] < RELEVANCE_FLOOR:
             if mentioned:
                 found[idx].append(_Row(target, "neutral", 1 - confidence[k], author, "learned"))

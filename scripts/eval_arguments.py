@@ -124,8 +124,9 @@ def quality(result: ArgumentResult) -> dict[str, float]:
     clustered = np.asarray([c is not None for c in cluster_ids])
     labels = [c for c in cluster_ids if c is not None]
     n_clusters = len(set(labels))
-    silhouette = (float(silhouette_score(result.vectors[clustered], labels, metric="cosine"))
-                  if 1 < n_clusters < len(labels) else float("nan"))
+    vectors = result.vectors
+    silhouette = (float(silhouette_score(vectors[clustered], labels, metric="cosine"))
+                  if vectors is not None and 1 < n_clusters < len(labels) else float("nan"))
     return {"arguments": len(cluster_ids), "clusters": n_clusters,
             "arguments_per_theme": round(len(cluster_ids) / max(n_clusters, 1), 1),
             "share_clustered": round(float(clustered.mean()) if len(clustered) else 0.0, 3),

@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -44,7 +44,6 @@ from pipeline.stance.targets import TargetSet
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
-    from pipeline.entities.types import Author
 
 ATTITUDE_KINDS = ("attitude", "attitude_adj", "attitude_noun")
 BASE_CONFIDENCE = {
@@ -86,11 +85,20 @@ class _State:
     previous_at: int = -(10**9)
 
 
-def _author(document: dict[str, Any], author: object) -> Holder:
+class AuthorLike(Protocol):
+    """What stance reads of a document's author (the entities stage's ``Author``, or the
+    cached reference training scripts keep)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def canonical_id(self) -> str | None: ...
+
+
+def _author(document: dict[str, Any], author: AuthorLike | str | None) -> Holder:
     if author is not None and not isinstance(author, str):
-        return Holder(
-            str(getattr(author, "name", "author")), getattr(author, "canonical_id", None), True
-        )
+        return Holder(author.name, author.canonical_id, True)
     name = author or document.get("author_org") or "author"
     return Holder(str(name), document.get("author_org_id"), True)
 
@@ -427,7 +435,7 @@ def detect_stances(
     targets: TargetSet,
     model: StanceModel,
     register: Register | None = None,
-    author: Author | str | None = None,
+    author: AuthorLike | str | None = None,
     doc_aliases: dict[str, str] | None = None,
 ) -> pa.Table:
     """The ``stances`` table of one document (see the module docstring for the method).
@@ -489,7 +497,7 @@ def _analyse(
     targets: TargetSet,
     model: StanceModel,
     register: Register | None,
-    author: Author | str | None,
+    author: AuthorLike | str | None,
     doc_aliases: dict[str, str] | None,
 ) -> _Analysis:
     if len(docs) != sentences.num_rows:
@@ -768,7 +776,7 @@ def stance_features(
     targets: TargetSet,
     model: StanceModel,
     register: Register | None = None,
-    author: Author | str | None = None,
+    author: AuthorLike | str | None = None,
     doc_aliases: dict[str, str] | None = None,
 ) -> tuple[DocumentFeatures, list[Candidate]]:
     """The learned decision's inputs for one document (for training; ``model.method`` is

@@ -21,6 +21,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import sys
 import threading
 import warnings
@@ -253,10 +254,11 @@ class EmbeddingCache:
         self.embed_fn([])
 
     def _shards(self) -> list[Path]:
-        prefix = f"{self._safe_namespace()}-"
-        return sorted(
-            p for p in self.folder.glob(f"{prefix}*.npz") if not p.name.startswith((".", "_"))
-        )
+        # The exact shard name, not a prefix: "model-argkp-..." (another namespace sharing the
+        # folder) must never be read, or merged away, as "model"'s own vectors.
+        own = re.compile(re.escape(self._safe_namespace()) + r"-[0-9a-f]{16}-\d+\.npz")
+        return sorted(p for p in self.folder.glob(f"{self._safe_namespace()}-*.npz")
+                      if own.fullmatch(p.name))
 
     def _safe_namespace(self) -> str:
         return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.namespace)

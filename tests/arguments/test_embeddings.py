@@ -73,8 +73,27 @@ def test_namespaces_do_not_share_vectors(tmp_path: Path) -> None:
     assert fn.seen == ["x"]
 
 
+def test_a_namespace_extending_another_is_neither_read_nor_merged_by_it(tmp_path: Path) -> None:
+    """The ArgKP matcher's cache ("model-argkp-...") shares the folder with the base model's
+    ("model"): the base must not serve the matcher's vectors or merge its shards away."""
+    class Other(Counting):
+        def __call__(self, texts: Sequence[str]) -> np.ndarray:
+            return -super().__call__(texts)
+
+    EmbeddingCache(tmp_path, Other(), "model-argkp-1").embed(["x", "y"])
+    base_fn = Counting()
+    base = EmbeddingCache(tmp_path, base_fn, "model")
+    base.embed(["x"])
+    base.embed(["z"])
+    base.compact(max_shards=1)
+    assert base_fn.seen == ["x", "z"]
+    matcher_fn = Other()
+    assert EmbeddingCache(tmp_path, matcher_fn, "model-argkp-1").embed(["x", "y"])[0, 0] < 0
+    assert matcher_fn.seen == []
+
+
 def test_unreadable_shard_is_ignored(tmp_path: Path) -> None:
-    (tmp_path / "m-broken.npz").write_bytes(b"not a zip")
+    (tmp_path / f"m-{'0' * 16}-1.npz").write_bytes(b"not a zip")
     fn = Counting()
     assert EmbeddingCache(tmp_path, fn, "m").embed(["x"]).shape == (1, 3)
     assert fn.seen == ["x"]

@@ -27,6 +27,7 @@ from pipeline.arguments.build import (
     ArgumentResult,
     build_argument_tables,
     cached_embedder,
+    load_argument_rules,
     load_classifier,
 )
 from pipeline.arguments.match import MATCHER_PATH, matcher_for
@@ -123,8 +124,9 @@ def quality(result: ArgumentResult) -> dict[str, float]:
     clustered = np.asarray([c is not None for c in cluster_ids])
     labels = [c for c in cluster_ids if c is not None]
     n_clusters = len(set(labels))
-    silhouette = (float(silhouette_score(result.vectors[clustered], labels, metric="cosine"))
-                  if 1 < n_clusters < len(labels) else float("nan"))
+    vectors = result.vectors
+    silhouette = (float(silhouette_score(vectors[clustered], labels, metric="cosine"))
+                  if vectors is not None and 1 < n_clusters < len(labels) else float("nan"))
     return {"arguments": len(cluster_ids), "clusters": n_clusters,
             "arguments_per_theme": round(len(cluster_ids) / max(n_clusters, 1), 1),
             "share_clustered": round(float(clustered.mean()) if len(clustered) else 0.0, 3),
@@ -165,12 +167,13 @@ def main() -> None:
         stances = OutputStore(args.stances).read_table("stances")
     embed = cached_embedder(store, settings).embed
     classifier = load_classifier(settings)
+    rules = load_argument_rules(settings)
     match = (matcher_for(store.cache_dir("embeddings")).embed if MATCHER_PATH.exists()
              else None)
 
     def run(config: Any) -> ArgumentResult:
         return build_argument_tables(sentences, stances, documents, embed, classifier, config,
-                                     match=match)
+                                     rules, match=match)
 
     result = run(settings.arguments)
     for name in ("arguments", "clusters", "comparison"):

@@ -8,11 +8,12 @@ models/arguments/mining_labels.csv (doc id, sha256 of the sentence, 0/1; no text
 are arguments or not. The texts are read from ``--shared`` at training time.
 
 A sentence is detected as an argument when
-:func:`pipeline.arguments.mining.not_argument_reason` finds nothing against it and the
-classifier's top kind is not ``none``. The shipped classifier never saw the real sentences, so
-its figures on them are held out. For comparison, a classifier also trained on the real
-sentences is scored by document-grouped 5-fold cross-validation (the hand-written sentences
-always in the training folds); it did not do better, so it is not shipped. Writes
+:meth:`pipeline.arguments.mining.ArgumentRules.not_argument_reason` (the rules of the
+configured target file) finds nothing against it and the classifier's top kind is not
+``none``. The shipped classifier never saw the real sentences, so its figures on them are held
+out. For comparison, a classifier also trained on the real sentences is scored by
+document-grouped 5-fold cross-validation (the hand-written sentences always in the training
+folds); it did not do better, so it is not shipped. Writes
 models/arguments/classifier.npz (weights, no pickle) and classifier.json (data sizes, sha256
 of the data, the figures).
 
@@ -35,7 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.arguments.mining import not_argument_reason  # noqa: E402
+from pipeline.arguments.build import load_argument_rules  # noqa: E402
+from pipeline.arguments.mining import ArgumentRules  # noqa: E402
 from pipeline.arguments.units import KINDS, NONE_KIND, ArgumentClassifier, features  # noqa: E402
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.embeddings import sentence_transformer_fn  # noqa: E402
@@ -127,15 +129,15 @@ def _prf(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 
 
 def detection_cv(x_hand: np.ndarray, kinds: list[str], real: list[dict[str, object]],
-                 x_real: np.ndarray) -> dict[str, object]:
+                 x_real: np.ndarray, rules: ArgumentRules) -> dict[str, object]:
     """Argument detection on the real sentences: the hand-written-only classifier, and one
     also trained on the other folds' real sentences (document-grouped 5-fold CV), each with
-    and without the rules."""
+    and without ``rules``."""
     from sklearn.model_selection import GroupKFold
 
     truth = np.asarray([bool(r["label"]) for r in real])
     texts = [str(r["text"]) for r in real]
-    allowed = np.asarray([not_argument_reason(t) is None for t in texts])
+    allowed = np.asarray([rules.not_argument_reason(t) is None for t in texts])
     base = ArgumentClassifier().fit(x_hand, kinds)
     base_says = base.predict(x_real) != NONE_KIND
     pseudo = _pseudo_kinds(base, x_real, truth)
@@ -175,7 +177,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=MODELS / "classifier.npz")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    nlp = load_settings().nlp
+    settings = load_settings()
+    nlp = settings.nlp
     texts, kinds = read_examples(args.data)
     embed = sentence_transformer_fn(nlp.embedding_model, nlp.embedding_batch_size)
     x = features(embed(texts), texts)
@@ -188,7 +191,8 @@ def main() -> None:
         real = real_sentences(args.shared, args.labels)
         real_texts = [str(r["text"]) for r in real]
         report["detection"] = detection_cv(x, kinds, real, features(embed(real_texts),
-                                                                     real_texts))
+                                                                     real_texts),
+                                           load_argument_rules(settings))
         report["labels_sha256"] = hashlib.sha256(args.labels.read_bytes()).hexdigest()
     ArgumentClassifier().fit(x, kinds).save(args.out)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

@@ -32,13 +32,15 @@ from pipeline.arguments.duplicates import (
 )
 from pipeline.arguments.keywords import ctfidf_keywords
 from pipeline.arguments.match import MATCHER_PATH, match_scores, matcher_for
-from pipeline.arguments.mining import is_quotable, label_from_key_point, not_argument_reason
+from pipeline.arguments.mining import ArgumentRules, argument_rules, label_from_key_point
 from pipeline.arguments.themes import ThemeIndex, load_index, needs_rebuild, save_index, stamped
 from pipeline.arguments.units import NONE_KIND, ArgumentClassifier, features
 from pipeline.config import ArgumentsConfig, Settings
 from pipeline.embeddings import EmbeddingCache, embedder_for, normalise
+from pipeline.entities import load_register
 from pipeline.io import OutputStore, read_arrays, write_arrays
 from pipeline.schema import to_table
+from pipeline.stance import load_targets
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +99,15 @@ def _best_stances(stances: pa.Table) -> dict[str, dict[str, Any]]:
 
 def _select_units(
     sentences: list[dict[str, Any]], vectors: np.ndarray, classifier: ArgumentClassifier,
-    stance_of: dict[str, dict[str, Any]],
+    stance_of: dict[str, dict[str, Any]], rules: ArgumentRules,
 ) -> tuple[list[int], list[str]]:
     """Indices of the sentences that are arguments and their kinds.
 
-    A sentence that :func:`~pipeline.arguments.mining.not_argument_reason` rules out (a
-    question, heading, procedural or boilerplate text, a bare description) never is. Otherwise
-    it is an argument when the classifier gives it a kind other than ``none``, or when the
-    stance stage found it takes a side (then its kind is the best non-none kind).
+    A sentence that ``rules`` rule out
+    (:meth:`~pipeline.arguments.mining.ArgumentRules.not_argument_reason`: a question, heading,
+    procedural or boilerplate text, a bare description) never is. Otherwise it is an argument
+    when the classifier gives it a kind other than ``none``, or when the stance stage found it
+    takes a side (then its kind is the best non-none kind).
     """
     if not sentences:
         return [], []
@@ -114,7 +117,7 @@ def _select_units(
     ranked = np.argsort(-proba, axis=1, kind="stable")
     chosen, kinds = [], []
     for i, sentence in enumerate(sentences):
-        if not_argument_reason(sentence["text"]) is not None:
+        if rules.not_argument_reason(sentence["text"]) is not None:
             continue
         stance = stance_of.get(sentence["sentence_id"])
         takes_side = stance is not None and stance["stance"] in STANCE_SIGN
@@ -206,11 +209,12 @@ def _set_duplicate_groups(rows: list[dict[str, Any]], doc_groups: dict[str, str]
             r["duplicate_group"] = None
 
 
-def _key_point(rows: list[dict[str, Any]], members: np.ndarray, sims: np.ndarray) -> int:
+def _key_point(rows: list[dict[str, Any]], members: np.ndarray, sims: np.ndarray,
+               rules: ArgumentRules) -> int:
     """The member an analyst can quote for its theme: among quotable members (concise,
     complete argumentative sentences) if any, the most similar to the theme, shorter ones
     preferred (a sentence of 30 words must be 0.1 closer than one of 10 to win)."""
-    quotable = [i for i in members if is_quotable(rows[i]["text"])]
+    quotable = [i for i in members if rules.is_quotable(rows[i]["text"])]
     candidates = np.asarray(quotable or members, dtype=np.int64)
     words = np.asarray([len(rows[i]["text"].split()) for i in candidates], dtype=np.float32)
     score = np.nan_to_num(sims[candidates], nan=-1.0) - SHORTER_BONUS * words
@@ -253,21 +257,21 @@ def _analyst_theme(theme: AnalystTheme, keywords: list[str]) -> _Theme:
 
 
 def _name_themes(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarray,
-                 codebook: Sequence[AnalystTheme] = ()) -> list[_Theme]:
+                 rules: ArgumentRules, codebook: Sequence[AnalystTheme] = ()) -> list[_Theme]:
     """Analyst themes first (labels ``0..len(codebook)-1``), then each discovered theme: a
     stable id from its key point, a label made from the key point, c-TF-IDF keywords."""
     k = max(int(labels.max()) + 1 if len(labels) else 0, len(codebook))
     keywords = ctfidf_keywords([r["text"] for r in rows], labels.tolist()) if len(rows) else {}
     themes = [_analyst_theme(t, keywords.get(c, [])) for c, t in enumerate(codebook)]
     for c in range(len(codebook), k):
-        key = rows[_key_point(rows, np.flatnonzero(labels == c), sims)]
+        key = rows[_key_point(rows, np.flatnonzero(labels == c), sims, rules)]
         themes.append(_Theme("c-" + hashlib.sha256(key["argument_id"].encode()).hexdigest()[:12],
                              label_from_key_point(key["text"]), keywords[c]))
     return themes
 
 
 def _cluster_rows(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarray,
-                  themes: Sequence[_Theme]) -> list[dict[str, Any]]:
+                  themes: Sequence[_Theme], rules: ArgumentRules) -> list[dict[str, Any]]:
     """One ``clusters`` row per theme with members; sets each row's ``cluster_id``."""
     for r in rows:
         r["cluster_id"] = None
@@ -277,7 +281,7 @@ def _cluster_rows(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarr
         if not len(members) and theme.key_point is None:
             continue
         if theme.key_point is None:
-            key = rows[_key_point(rows, members, sims)]
+            key = rows[_key_point(rows, members, sims, rules)]
         else:
             key = {"text": theme.key_point, "doc_id": None, "page": None}
         member_rows = [rows[i] for i in members]
@@ -299,8 +303,8 @@ def _cluster_rows(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarr
     return out
 
 
-def _comparison_rows(rows: list[dict[str, Any]], labels: np.ndarray,
-                     sims: np.ndarray) -> list[dict[str, Any]]:
+def _comparison_rows(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarray,
+                     rules: ArgumentRules) -> list[dict[str, Any]]:
     """Cluster × holder × stance, so agreement and disagreement never share a row."""
     groups: dict[tuple[int, str, str], list[int]] = defaultdict(list)
     for i, (r, c) in enumerate(zip(rows, labels.tolist(), strict=True)):
@@ -314,7 +318,7 @@ def _comparison_rows(rows: list[dict[str, Any]], labels: np.ndarray,
     out = []
     for (c, holder, stance), members in sorted(groups.items()):
         best = max(members, key=lambda i: (bool(rows[i]["holder_is_author"]),
-                                           is_quotable(rows[i]["text"]),
+                                           rules.is_quotable(rows[i]["text"]),
                                            float(np.nan_to_num(sims[i], nan=-1.0)), -i))
         out.append({
             "cluster_id": rows[best]["cluster_id"], "holder": holder, "stance": stance,
@@ -326,22 +330,22 @@ def _comparison_rows(rows: list[dict[str, Any]], labels: np.ndarray,
 
 
 def _result(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.ndarray,
-            themes: Sequence[_Theme], index: ThemeIndex,
-            vectors: np.ndarray | None) -> ArgumentResult:
+            themes: Sequence[_Theme], index: ThemeIndex, vectors: np.ndarray | None,
+            rules: ArgumentRules) -> ArgumentResult:
     """The three tables of ``rows`` (sorted by argument id) placed in ``themes``."""
-    cluster_rows = _cluster_rows(rows, labels, sims, themes)
+    cluster_rows = _cluster_rows(rows, labels, sims, themes, rules)
     log.info("arguments: %d (%s), %d clusters", len(rows),
              dict(Counter(r["kind"] for r in rows)), len(cluster_rows))
     return ArgumentResult(
         arguments=to_table("arguments", rows),
         clusters=to_table("clusters", cluster_rows),
-        comparison=to_table("comparison", _comparison_rows(rows, labels, sims)),
+        comparison=to_table("comparison", _comparison_rows(rows, labels, sims, rules)),
         themes=index, vectors=vectors,
     )
 
 
 def _candidates(sentences: pa.Table, stances: pa.Table, documents: pa.Table, embed: Embed,
-                classifier: ArgumentClassifier, config: ArgumentsConfig,
+                classifier: ArgumentClassifier, config: ArgumentsConfig, rules: ArgumentRules,
                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], np.ndarray]:
     """Possible-argument sentences, the argument rows among them (sorted by id) and their
     embeddings."""
@@ -360,7 +364,7 @@ def _candidates(sentences: pa.Table, stances: pa.Table, documents: pa.Table, emb
     if copies:
         sentence_rows = [s for s in sentence_rows if s["doc_id"] not in copies]
     vectors = embed([s["text"] for s in sentence_rows]) if sentence_rows else np.zeros((0, 1))
-    chosen, kinds = _select_units(sentence_rows, vectors, classifier, stance_of)
+    chosen, kinds = _select_units(sentence_rows, vectors, classifier, stance_of, rules)
     rows = _argument_rows(sentence_rows, chosen, kinds, docs, stance_of)
     order = sorted(range(len(rows)), key=lambda i: rows[i]["argument_id"])
     rows = [rows[i] for i in order]
@@ -392,7 +396,7 @@ def _codebook_labels(rows: list[dict[str, Any]], matched: np.ndarray, match: Emb
 
 
 def _join_key_points(rows: list[dict[str, Any]], space: np.ndarray, matched: np.ndarray,
-                     labels: np.ndarray, threshold: float) -> np.ndarray:
+                     labels: np.ndarray, threshold: float, rules: ArgumentRules) -> np.ndarray:
     """Outliers join the theme whose key point they match best, when the match score reaches
     ``threshold`` (the matcher puts arguments into themes as it matches ArgKP arguments)."""
     k = int(labels.max()) + 1 if len(labels) else 0
@@ -400,7 +404,7 @@ def _join_key_points(rows: list[dict[str, Any]], space: np.ndarray, matched: np.
     if not k or not len(outliers):
         return labels
     sims = _own_similarity(space, labels, _theme_centroids(space, labels, k))
-    keys = [_key_point(rows, np.flatnonzero(labels == c), sims) for c in range(k)]
+    keys = [_key_point(rows, np.flatnonzero(labels == c), sims, rules) for c in range(k)]
     scores = match_scores(matched[outliers], matched[keys])
     best = np.argmax(scores, axis=1)
     hit = scores[np.arange(len(outliers)), best] >= threshold
@@ -420,7 +424,7 @@ def _largest(labels: np.ndarray, cap: int) -> np.ndarray:
 
 
 def assign_themes(rows: list[dict[str, Any]], space: np.ndarray, matched: np.ndarray,
-                  match: Embed, config: ArgumentsConfig,
+                  match: Embed, config: ArgumentsConfig, rules: ArgumentRules,
                   codebook: Sequence[AnalystTheme] = ()) -> np.ndarray:
     """Each argument's theme: ``0..len(codebook)-1`` for analyst themes, then discovered
     themes, :data:`OUTLIER` for none.
@@ -428,8 +432,8 @@ def assign_themes(rows: list[dict[str, Any]], space: np.ndarray, matched: np.nda
     Arguments matching an analyst key point go there. The others are clustered (``space``:
     centred embeddings), split so that no theme holds both sides, capped at one theme per
     ``arguments_per_theme`` arguments, and the outliers then join the theme whose key point
-    they match (``matched``: matcher embeddings). Themes split again if a join brought in the
-    other side, and the cap holds at the end.
+    they match (``matched``: matcher embeddings; key points chosen by ``rules``). Themes split
+    again if a join brought in the other side, and the cap holds at the end.
     """
     labels = _codebook_labels(rows, matched, match, codebook, config.match_threshold)
     rest = np.flatnonzero(labels == OUTLIER)
@@ -441,7 +445,7 @@ def assign_themes(rows: list[dict[str, Any]], space: np.ndarray, matched: np.nda
         sub = split_by_sign(space[rest], sub, signs, 1)
     sub = _largest(sub, cap)
     sub = _join_key_points([rows[i] for i in rest], space[rest], matched[rest], sub,
-                           config.match_threshold)
+                           config.match_threshold, rules)
     if config.split_by_stance:
         sub = _largest(split_by_sign(space[rest], sub, signs, 1), cap)
     labels[rest] = np.where(sub >= 0, sub + len(codebook), OUTLIER)
@@ -450,19 +454,20 @@ def assign_themes(rows: list[dict[str, Any]], space: np.ndarray, matched: np.nda
 
 def build_argument_tables(
     sentences: pa.Table, stances: pa.Table, documents: pa.Table, embed: Embed,
-    classifier: ArgumentClassifier, config: ArgumentsConfig,
+    classifier: ArgumentClassifier, config: ArgumentsConfig, rules: ArgumentRules,
     doc_signatures: SignatureCache | None = None, match: Embed | None = None,
     codebook: Sequence[AnalystTheme] = (),
 ) -> ArgumentResult:
     """Find, cluster and compare the arguments of ``sentences`` (the pure core, a full build).
 
-    ``embed`` maps texts to normalised vectors (e.g. :meth:`EmbeddingCache.embed`);
+    ``embed`` maps texts to normalised vectors (e.g. :meth:`EmbeddingCache.embed`); ``rules``
+    (:func:`load_argument_rules`) rule sentences out and choose quotable key points;
     ``doc_signatures`` holds (and receives) the MinHash signatures of whole documents;
     ``match`` embeds texts for matching arguments to key points (the ArgKP matcher; ``embed``
     when None); ``codebook`` holds the analyst's themes.
     """
     sentence_rows, rows, vectors = _candidates(sentences, stances, documents, embed,
-                                               classifier, config)
+                                               classifier, config, rules)
     doc_ids = sorted(set(documents.column("doc_id").to_pylist())
                      | {s["doc_id"] for s in sentence_rows})
     dups = _find_duplicates(rows, sentence_rows, doc_ids, config.near_duplicate_threshold,
@@ -473,11 +478,11 @@ def build_argument_tables(
     space = _centred(vectors, mean)
     match = match or embed
     matched = match([r["text"] for r in rows]) if rows else vectors
-    labels = assign_themes(rows, space, matched, match, config, codebook)
+    labels = assign_themes(rows, space, matched, match, config, rules, codebook)
     centroids = _theme_centroids(space, labels, max(len(codebook),
                                                     int(labels.max()) + 1 if len(rows) else 0))
     sims = _own_similarity(space, labels, centroids)
-    themes = _name_themes(rows, labels, sims, codebook)
+    themes = _name_themes(rows, labels, sims, rules, codebook)
     index = ThemeIndex(
         mean=mean.astype(np.float32), centroids=centroids,
         cluster_ids=[t.cluster_id for t in themes], labels=[t.label for t in themes],
@@ -487,13 +492,13 @@ def build_argument_tables(
         doc_ids=doc_ids, doc_signatures=dups.doc_signatures, doc_usable=dups.doc_usable,
         built_documents=len(doc_ids),
     )
-    return _result(rows, labels, sims, themes, index, vectors)
+    return _result(rows, labels, sims, themes, index, vectors, rules)
 
 
 def update_argument_tables(
     previous: pa.Table, index: ThemeIndex, sentences: pa.Table, stances: pa.Table,
     documents: pa.Table, removed: set[str], embed: Embed, classifier: ArgumentClassifier,
-    config: ArgumentsConfig, codebook: Sequence[AnalystTheme] = (),
+    config: ArgumentsConfig, rules: ArgumentRules, codebook: Sequence[AnalystTheme] = (),
 ) -> ArgumentResult:
     """Update the tables of a full build without re-clustering (the pure core of an update).
 
@@ -508,7 +513,7 @@ def update_argument_tables(
     kept_at = np.flatnonzero(keep)
     old_rows = previous.filter(pa.array(keep)).to_pylist()
     sentence_rows, new_rows, vectors = _candidates(sentences, stances, documents, embed,
-                                                   classifier, config)
+                                                   classifier, config, rules)
     new_labels, new_sims = index.place(_centred(vectors, index.mean), config.outlier_distance)
     theme_of = index.theme_of()
     labels = np.concatenate([np.asarray([theme_of.get(r["cluster_id"] or "", OUTLIER)
@@ -538,7 +543,7 @@ def update_argument_tables(
     themes = [_Theme(cluster_id, label, keywords, analyst.get(cluster_id))
               for cluster_id, label, keywords in zip(index.cluster_ids, index.labels,
                                                      index.keywords, strict=True)]
-    return _result(rows, labels, sims, themes, updated, None)
+    return _result(rows, labels, sims, themes, updated, None, rules)
 
 
 def _link_duplicates(old_rows: list[dict[str, Any]], new_rows: list[dict[str, Any]],
@@ -629,6 +634,13 @@ def load_classifier(settings: Settings) -> ArgumentClassifier:
     return ArgumentClassifier.load(settings.resolve(settings.arguments.classifier))
 
 
+def load_argument_rules(settings: Settings) -> ArgumentRules:
+    """The mining rules of the consultation in ``settings.stance.targets``, its owner's names
+    taken from the entity register (``settings.entities.patterns``)."""
+    return argument_rules(load_targets(settings.resolve(settings.stance.targets)),
+                          load_register(settings))
+
+
 def cached_embedder(store: OutputStore, settings: Settings) -> EmbeddingCache:
     """An :class:`EmbeddingCache` under ``store``'s cache for the configured model."""
     return embedder_for(settings.nlp, store.cache_dir("embeddings"))
@@ -646,6 +658,7 @@ def build_arguments(store: OutputStore, settings: Settings,
     """
     cache = cached_embedder(store, settings)
     classifier = load_classifier(settings)
+    rules = load_argument_rules(settings)
     if MATCHER_PATH.exists():
         matcher = matcher_for(store.cache_dir("embeddings"), settings.nlp.embedding_batch_size)
     else:  # a checkout without the trained matcher: match with the general embeddings
@@ -660,10 +673,10 @@ def build_arguments(store: OutputStore, settings: Settings,
               for doc_id in sorted(store.part_keys("documents"))}
     index = load_index(index_file) if fingerprint else None
     result = _update(store, index, tokens, fingerprint, cache.embed, classifier,
-                     settings.arguments, codebook)
+                     settings.arguments, rules, codebook)
     if result is None:
-        result = _rebuild(store, cache.embed, classifier, settings.arguments, matcher.embed,
-                          codebook)
+        result = _rebuild(store, cache.embed, classifier, settings.arguments, rules,
+                          matcher.embed, codebook)
     cache.compact()
     matcher.compact()
     save_index(index_file, stamped(result.themes, fingerprint or "", tokens))
@@ -672,7 +685,7 @@ def build_arguments(store: OutputStore, settings: Settings,
 
 def _update(store: OutputStore, index: ThemeIndex | None, tokens: dict[str, str],
             fingerprint: str | None, embed: Embed, classifier: ArgumentClassifier,
-            config: ArgumentsConfig,
+            config: ArgumentsConfig, rules: ArgumentRules,
             codebook: Sequence[AnalystTheme] = ()) -> ArgumentResult | None:
     """The tables updated from the last run's, or None when the themes must be re-learnt."""
     covered = dict(zip(index.doc_ids, index.doc_tokens, strict=True)) if index else {}
@@ -691,18 +704,19 @@ def _update(store: OutputStore, index: ThemeIndex | None, tokens: dict[str, str]
     return update_argument_tables(
         previous, index, store.read_table("sentences", added),
         store.read_table("stances", added), store.read_table("documents", added), removed,
-        embed, classifier, config, codebook)
+        embed, classifier, config, rules, codebook)
 
 
 def _rebuild(store: OutputStore, embed: Embed, classifier: ArgumentClassifier,
-             config: ArgumentsConfig, match: Embed | None = None,
+             config: ArgumentsConfig, rules: ArgumentRules, match: Embed | None = None,
              codebook: Sequence[AnalystTheme] = ()) -> ArgumentResult:
     """A full build over every document in ``store``."""
     signatures_file = store.cache_dir("minhash") / "documents.npz"
     signatures = _read_signatures(signatures_file)
     result = build_argument_tables(
         store.read_table("sentences"), store.read_table("stances"),
-        store.read_table("documents"), embed, classifier, config, signatures, match, codebook,
+        store.read_table("documents"), embed, classifier, config, rules, signatures, match,
+        codebook,
     )
     kept = signatures.kept()
     write_arrays(signatures_file, {

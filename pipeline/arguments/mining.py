@@ -4,12 +4,21 @@ An argument evaluates something or gives a reason (a claim, concern, recommendat
 condition). Questions, headings, procedural text (what a board is asked to do, what a paper
 sets out), boilerplate (contact lines, "no implications" statements) and bare descriptions of
 what a proposal contains are not, whatever the classifier says. A key point must moreover be
-quotable: a complete, concise argument an analyst can put in a briefing.
+quotable: a complete, concise argument an analyst can put in a briefing. Who or what describes
+a proposal depends on the consultation: :func:`argument_rules` builds the rules from its target
+file.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.entities import OrganisationRegister
+    from pipeline.stance import TargetSet
 
 QUOTE_MIN_WORDS = 6
 QUOTE_MAX_WORDS = 35
@@ -39,12 +48,14 @@ _BOILERPLATE = re.compile(
     r"number|registered in england|privacy notice|cookies? (policy|settings|notice)|"
     r"subscribe|unsubscribe|click here|"
     r"follow us|page \d+ of \d+)\b|©", re.I)
-_DESCRIBES = re.compile(
-    r"\b(the consultation|the (consultation |engagement )?document|the paper|the proposals?|"
-    r"option (1|2|one|two)|nhse/?i|nhs england( and nhs improvement)?|the government|the "
-    r"white paper|the bill|the legislation)\b[^.]{0,60}\b(sets out|set out|proposes|proposed|"
-    r"describes|outlines|suggests|asks|seeks views|would (create|establish|give|mean|make|"
-    r"require|place|see|transfer|include)|includes|contains|envisages|states)\b", re.I)
+# Subjects that may merely describe a proposal in any consultation; the consultation's own
+# (its owner, its document, its options) come from the target file (:func:`argument_rules`).
+_POLICY_NOUNS = ("the government", "the white paper", "the bill", "the legislation",
+                 "the proposal", "the proposals")
+_DESCRIBING_VERB = (
+    r"\b(sets out|set out|proposes|proposed|describes|outlines|suggests|asks|seeks views|would "
+    r"(create|establish|give|mean|make|require|place|see|transfer|include)|includes|contains|"
+    r"envisages|states)\b")
 _FUTURE = re.compile(
     r"^[^;:]{0,120}\b(will|is to|are to|is expected to|are expected to|could include|may "
     r"include|would include|includes?|comprises?)\b", re.I)
@@ -94,30 +105,72 @@ def is_heading(text: str) -> bool:
     return len(alpha) >= 4 and capitalised / len(alpha) >= 0.75 and not stripped.endswith(".")
 
 
-def not_argument_reason(text: str) -> str | None:
-    """Why ``text`` cannot be an argument (``question``, ``heading``, ``procedural``,
-    ``boilerplate``, ``description``), or None when it may be one."""
-    if _QUESTION.search(text):
-        return "question"
-    if is_heading(text):
-        return "heading"
-    if _PROCEDURAL.search(text):
-        return "procedural"
-    if _BOILERPLATE.search(text):
-        return "boilerplate"
-    if (_DESCRIBES.search(text) or _FUTURE.search(text)) and not _EVALUATES.search(text):
-        return "description"
-    return None
+@dataclass(frozen=True)
+class ArgumentRules:
+    """The rules of one consultation that rule sentences out as arguments (build them with
+    :func:`argument_rules`).
+
+    ``describes`` finds a describing subject (the consultation's owner, its document, one of
+    its options, or a general one such as "the government") followed closely by a describing
+    verb ("proposes", "sets out", "would create").
+    """
+
+    describes: re.Pattern[str]
+
+    def not_argument_reason(self, text: str) -> str | None:
+        """Why ``text`` cannot be an argument (``question``, ``heading``, ``procedural``,
+        ``boilerplate``, ``description``), or None when it may be one."""
+        if _QUESTION.search(text):
+            return "question"
+        if is_heading(text):
+            return "heading"
+        if _PROCEDURAL.search(text):
+            return "procedural"
+        if _BOILERPLATE.search(text):
+            return "boilerplate"
+        if (self.describes.search(text) or _FUTURE.search(text)) and not _EVALUATES.search(text):
+            return "description"
+        return None
+
+    def is_quotable(self, text: str) -> bool:
+        """Whether ``text`` can be a key point: an argument of readable length that starts as
+        a sentence does (not mid-sentence, not a list fragment)."""
+        stripped = text.strip()
+        n = len(_words(stripped))
+        return (QUOTE_MIN_WORDS <= n <= QUOTE_MAX_WORDS and stripped[:1].isupper()
+                and stripped[-1:] in ".!\"'’”)" and not _ANAPHORA.match(stripped)
+                and self.not_argument_reason(stripped) is None)
 
 
-def is_quotable(text: str) -> bool:
-    """Whether ``text`` can be a key point: an argument of readable length that starts as
-    a sentence does (not mid-sentence, not a list fragment)."""
-    stripped = text.strip()
-    n = len(_words(stripped))
-    return (QUOTE_MIN_WORDS <= n <= QUOTE_MAX_WORDS and stripped[:1].isupper()
-            and stripped[-1:] in ".!\"'’”)" and not _ANAPHORA.match(stripped)
-            and not_argument_reason(stripped) is None)
+def argument_rules(targets: TargetSet,
+                   register: OrganisationRegister | None = None) -> ArgumentRules:
+    """The rules for the consultation of ``targets``.
+
+    Its describing subjects are the consultation's owner (with the names and, matched
+    case-sensitively, the acronyms ``register`` knows for it), its ``document_references``,
+    the aliases of its options (the targets with ordinals) and the general policy nouns.
+    """
+    owner = targets.consultation.owner
+    org = register.lookup(owner) if register is not None else None
+    known = ([p for p in register.phrases if p.kind == "ORG" and p.key == org.canonical_id]
+             if register is not None and org is not None else [])
+    names = {owner, *targets.consultation.document_references, *_POLICY_NOUNS,
+             *(alias for t in targets.targets if t.ordinals for alias in t.aliases),
+             *(p.text for p in known if not p.exact)}
+    acronyms = {p.text for p in known if p.exact and p.text.strip()}
+    # a blank phrase would match everywhere
+    return ArgumentRules(_describes_pattern(tuple(sorted({n.lower() for n in names if n.strip()})),
+                                            tuple(sorted(acronyms))))
+
+
+@lru_cache(maxsize=8)
+def _describes_pattern(names: tuple[str, ...], acronyms: tuple[str, ...]) -> re.Pattern[str]:
+    """A subject then, within 60 characters of the same sentence, a describing verb. Literal
+    alternatives and one bounded gap: linear in the text."""
+    alternatives = [re.escape(n) for n in sorted(names, key=len, reverse=True)]
+    alternatives += ["(?-i:" + re.escape(a) + ")" for a in sorted(acronyms, key=len, reverse=True)]
+    return re.compile(r"(?<!\w)(" + "|".join(alternatives) + r")(?!\w)[^.]{0,60}"
+                      + _DESCRIBING_VERB, re.I)
 
 
 def label_from_key_point(text: str, max_words: int = LABEL_MAX_WORDS) -> str:

@@ -3,11 +3,13 @@
 Resolution rule (documented in docs/stance.md): each non-neutral sentence votes for its stance
 with its confidence. The stance with the largest summed confidence wins; a tie goes to the more
 cautious stance (conditional, then oppose, then support). ``mixed`` is true when the evidence
-holds both a supporting side (support or conditional) and oppose. A holder and target with only
-neutral sentences gets a neutral position. Confidence is the winner's share of the votes times
-the confidence of its most confident sentence (a calibrated probability when the learned
-decision made the rows); the best evidence is that sentence. A non-neutral position below
-``review_threshold`` is kept but flagged ``needs_review``.
+holds both a supporting side (support or conditional) and oppose, the weaker side carrying at
+least :data:`MIXED_SHARE` of the stronger side's confidence (one unsure dissenting sentence
+against confident ones is more often a misread sentence than a divided text). A holder and
+target with only neutral sentences gets a neutral position. Confidence is the winner's share
+of the votes times the confidence of its most confident sentence (a calibrated probability
+when the learned decision made the rows); the best evidence is that sentence. A non-neutral
+position below ``review_threshold`` is kept but flagged ``needs_review``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pyarrow as pa
 from pipeline.schema import empty_table, to_table
 
 _TIE_ORDER = {"conditional": 0, "oppose": 1, "support": 2}
+MIXED_SHARE = 0.5
 
 
 def _resolve(rows: list[dict[str, Any]]) -> tuple[str, float, dict[str, Any]]:
@@ -35,6 +38,15 @@ def _resolve(rows: list[dict[str, Any]]) -> tuple[str, float, dict[str, Any]]:
     best = max(backing, key=lambda r: (r["confidence"], -_order(r)))
     confidence = votes[winner] / sum(votes.values()) * best["confidence"]
     return winner, confidence, best
+
+
+def _mixed(rows: list[dict[str, Any]]) -> bool:
+    sides = {"for": 0.0, "against": 0.0}
+    for row in rows:
+        if row["stance"] != "neutral":
+            sides["against" if row["stance"] == "oppose" else "for"] += row["confidence"]
+    weaker, stronger = sorted(sides.values())
+    return weaker > 0 and weaker >= MIXED_SHARE * stronger - 1e-9
 
 
 def _order(row: dict[str, Any]) -> int:
@@ -55,7 +67,6 @@ def aggregate_positions(
     for (holder, is_author, target), rows in sorted(groups.items()):
         stance, confidence, best = _resolve(rows)
         counts = {s: sum(1 for r in rows if r["stance"] == s) for s in _TIE_ORDER | {"neutral": 3}}
-        supporting = counts["support"] + counts["conditional"]
         out.append(
             {
                 "doc_id": document["doc_id"],
@@ -71,7 +82,7 @@ def aggregate_positions(
                 "n_oppose": counts["oppose"],
                 "n_conditional": counts["conditional"],
                 "n_neutral": counts["neutral"],
-                "mixed": supporting > 0 and counts["oppose"] > 0,
+                "mixed": _mixed(rows),
                 "evidence": best["evidence"],
                 "page": best["page"],
                 "review": "machine",

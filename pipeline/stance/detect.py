@@ -14,13 +14,13 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from pipeline.schema import empty_table, to_table
-from pipeline.stance.holders import Holder, HolderResolver, Register
+from pipeline.stance.holders import FIRST_PERSON, Holder, HolderResolver, Register
 from pipeline.stance.learned import (
     SIDES,
     DocumentFeatures,
@@ -44,7 +44,6 @@ from pipeline.stance.targets import TargetSet
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
-    from pipeline.entities.types import Author
 
 ATTITUDE_KINDS = ("attitude", "attitude_adj", "attitude_noun")
 BASE_CONFIDENCE = {
@@ -86,11 +85,20 @@ class _State:
     previous_at: int = -(10**9)
 
 
-def _author(document: dict[str, Any], author: object) -> Holder:
+class AuthorLike(Protocol):
+    """What stance reads of a document's author (the entities stage's ``Author``, or the
+    cached reference training scripts keep)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def canonical_id(self) -> str | None: ...
+
+
+def _author(document: dict[str, Any], author: AuthorLike | str | None) -> Holder:
     if author is not None and not isinstance(author, str):
-        return Holder(
-            str(getattr(author, "name", "author")), getattr(author, "canonical_id", None), True
-        )
+        return Holder(author.name, author.canonical_id, True)
     name = author or document.get("author_org") or "author"
     return Holder(str(name), document.get("author_org_id"), True)
 
@@ -427,7 +435,7 @@ def detect_stances(
     targets: TargetSet,
     model: StanceModel,
     register: Register | None = None,
-    author: Author | str | None = None,
+    author: AuthorLike | str | None = None,
     doc_aliases: dict[str, str] | None = None,
 ) -> pa.Table:
     """The ``stances`` table of one document (see the module docstring for the method).
@@ -451,6 +459,13 @@ def detect_stances(
     return to_table("stances", rows) if rows else empty_table("stances")
 
 
+class Speaker(NamedTuple):
+    """A holder a sentence names; ``explicit`` when it is the subject of a speech verb."""
+
+    holder: Holder
+    explicit: bool
+
+
 @dataclass
 class _Analysis:
     """One document run through the cascade, with what the learned decision needs."""
@@ -465,9 +480,9 @@ class _Analysis:
     probs: dict[int, tuple[dict[str, float], dict[str, float]]]
     embeddings: np.ndarray | None = None
     descriptions: np.ndarray | None = None
-    speakers: dict[int, list[Holder]] = field(default_factory=dict)
+    speakers: dict[int, list[Speaker]] = field(default_factory=dict)
 
-    def speakers_of(self, idx: int) -> list[Holder]:
+    def speakers_of(self, idx: int) -> list[Speaker]:
         """The cited holders sentence ``idx`` names (computed once per sentence)."""
         if idx not in self.speakers:
             self.speakers[idx] = _speakers(self.resolver, idx, self.docs)
@@ -482,7 +497,7 @@ def _analyse(
     targets: TargetSet,
     model: StanceModel,
     register: Register | None,
-    author: Author | str | None,
+    author: AuthorLike | str | None,
     doc_aliases: dict[str, str] | None,
 ) -> _Analysis:
     if len(docs) != sentences.num_rows:
@@ -575,9 +590,9 @@ _SPEECH_LEMMAS = frozenset(
 )
 
 
-def _speakers(resolver: HolderResolver, idx: int, docs: Sequence[Doc]) -> list[Holder]:
-    """Cited holders a sentence names: subjects of speech verbs, "according to" objects, then
-    the organisations and people it mentions."""
+def _speakers(resolver: HolderResolver, idx: int, docs: Sequence[Doc]) -> list[Speaker]:
+    """Cited holders a sentence names: subjects of speech verbs and "according to" objects
+    (explicit speakers), then the organisations and people it mentions."""
     doc = docs[idx]
     spans = []
     for token in doc:
@@ -591,9 +606,14 @@ def _speakers(resolver: HolderResolver, idx: int, docs: Sequence[Doc]) -> list[H
         if node.dep_ == "agent":
             node = next(iter(node.children), node)
         span = doc[node.left_edge.i : node.right_edge.i + 1]
-        holder = resolver.resolve(idx, span, docs)
+        if span.text.lower() == "it":
+            # "it said", "it has called for": a body named earlier speaks (a writer's own
+            # view is "we", never "it")
+            holder: Holder | None = resolver.antecedent(idx, span.start_char, docs, False)
+        else:
+            holder = resolver.resolve(idx, span, docs)
         if holder is not None and not holder.is_author:
-            found.append(holder)
+            found.append(Speaker(holder, True))
     for row in resolver.entities.get(idx, ()):
         if row["label"] in ("ORG", "PERSON"):
             named = doc.char_span(row["start"], row["end"], alignment_mode="expand")
@@ -601,7 +621,7 @@ def _speakers(resolver: HolderResolver, idx: int, docs: Sequence[Doc]) -> list[H
     for ent in doc.ents:
         if ent.label_ in ("ORG", "PERSON"):
             found += _named(resolver.resolve(idx, ent, docs), ent.label_)
-    found += [Holder(name, None, False) for name in _titled_names(doc)]
+    found += [Speaker(Holder(name, None, False), False) for name in _titled_names(doc)]
     return found
 
 
@@ -634,53 +654,65 @@ def _titled_names(doc: Doc) -> list[str]:
     return names
 
 
-def _named(holder: Holder | None, label: str) -> list[Holder]:
+def _named(holder: Holder | None, label: str) -> list[Speaker]:
     """A mention that is not a speaker names a holder only when it is a person or an
     organisation the register knows (not a kind of body: "the ICS", "CCGs")."""
     if holder is None or holder.is_author:
         return []
-    return [holder] if label == "PERSON" or holder.holder_id is not None else []
+    return [Speaker(holder, False)] if label == "PERSON" or holder.holder_id is not None else []
 
 
-def _cited_candidate(analysis: _Analysis, idx: int, target: str) -> tuple[Holder | None, bool,
-                                                                            bool]:
-    """The cited party most likely to hold a stance of sentence ``idx`` on ``target``: the
-    cascade's holder, a speaker named in the sentence or the one before, or the consultation's
-    owner when the sentence describes its document. Returns (holder, from the previous
-    sentence, is the owner)."""
+class Candidate(NamedTuple):
+    """The cited party most likely to hold a (sentence, target) stance, and how it was found."""
+
+    holder: Holder | None
+    previous: bool = False  # named in the sentence before
+    owner: bool = False  # the consultation's owner, through a reference to its document
+    speaker: bool = False  # the subject of a speech verb ("X said", "according to X")
+
+
+def _cited_candidate(analysis: _Analysis, idx: int, target: str) -> Candidate:
+    """The cascade's holder, a speaker named in the sentence or the one before, or the
+    consultation's owner when the sentence describes its document."""
     rows = analysis.found[idx]
+    named = analysis.speakers_of(idx)
+    # "the paper proposes X, which we oppose": with the writer in the sentence, a named
+    # speaker is what the writer answers, not who holds the view
+    own_voice = any(t.lower_ in FIRST_PERSON for t in analysis.docs[idx])
+    explicit = {s.holder.name for s in named if s.explicit and not own_voice}
     for row in sorted(rows, key=lambda r: r.target != target):
         if not row.holder.is_author and row.stance != "neutral":
-            return row.holder, False, row.holder.name == analysis.resolver.owner_holder().name
-    named = analysis.speakers_of(idx)
+            owner = row.holder.name == analysis.resolver.owner_holder().name
+            return Candidate(row.holder, False, owner, row.holder.name in explicit)
     if named:
-        return named[0], False, False
+        return Candidate(named[0].holder, speaker=named[0].holder.name in explicit)
     text = analysis.columns["text"][idx]
     reference = analysis.targets.document_reference_pattern
     if reference is not None and reference.search(text):
-        owner = analysis.resolver.owner_holder()
-        return (None, False, False) if owner.is_author else (owner, False, True)
+        owner_holder = analysis.resolver.owner_holder()
+        return Candidate(None) if owner_holder.is_author else Candidate(owner_holder, owner=True)
     if idx > 0:
         earlier = analysis.speakers_of(idx - 1)
         if earlier:
-            return earlier[0], True, False
-    return None, False, False
+            return Candidate(earlier[0].holder, previous=True, speaker=earlier[0].explicit)
+    return Candidate(None)
 
 
 RELEVANCE_FLOOR = 0.1  # below this calibrated probability a pair makes no row
 
 
-def pair_features(analysis: _Analysis) -> tuple[DocumentFeatures, list[Holder | None]]:
+def pair_features(analysis: _Analysis) -> tuple[DocumentFeatures, list[Candidate]]:
     """Features of every (sentence, target) pair and each pair's cited-holder candidate."""
     infos = _infos(analysis)
     ids = analysis.targets.ids
-    candidates: list[Holder | None] = []
+    candidates: list[Candidate] = []
     extra: list[list[float]] = []
     for idx in range(len(infos)):
         for target in ids:
-            holder, previous, owner = _cited_candidate(analysis, idx, target)
-            candidates.append(holder)
-            extra.append([float(holder is not None), float(previous), float(owner)])
+            found = _cited_candidate(analysis, idx, target)
+            candidates.append(found)
+            extra.append([float(found.holder is not None), float(found.previous),
+                          float(found.owner), float(found.speaker)])
     assert analysis.embeddings is not None and analysis.descriptions is not None
     features = document_features(
         infos, analysis.embeddings, analysis.descriptions, ids, holder_extra=extra
@@ -697,8 +729,13 @@ def _decide(analysis: _Analysis, decider: StanceDecider) -> list[list[_Row]]:
     author = analysis.resolver.author
     owner = analysis.resolver.owner_holder()
     found: list[list[_Row]] = [[] for _ in analysis.found]
+    options = {t.id for t in analysis.targets.targets if t.ordinals}
     for k, (idx, target) in enumerate(features.pairs):
-        mentioned = target in analysis.detector.trace.get(idx, ({},))[0]
+        mentions = analysis.detector.trace.get(idx, ({},))[0]
+        mentioned = target in mentions
+        if target in options and not mentioned and options & set(mentions):
+            # a sentence that names only a rival option says nothing explicit about this one
+            continue
         if confidence[k] < RELEVANCE_FLOOR:
             if mentioned:
                 found[idx].append(_Row(target, "neutral", 1 - confidence[k], author, "learned"))
@@ -711,10 +748,11 @@ def _decide(analysis: _Analysis, decider: StanceDecider) -> list[list[_Row]]:
                 continue
             if guarded == "harmed":
                 stance = "support"  # worry that the target is harmed: support for it
-        candidate = candidates[k]
+        candidate = candidates[k].holder
         # a view put to the consultation's owner is, far more often than not, the author's
-        # reading of its proposals: measured on CV, owner-held cited positions were mostly wrong
-        cited = candidate is not None and author_p[k] < 0.5 and not _same(candidate, owner)
+        # reading of its proposals (measured on CV), unless the owner is the one speaking
+        cited = candidate is not None and author_p[k] < 0.5 and (
+            candidates[k].speaker or not _same(candidate, owner))
         holder = candidate if cited and candidate else author
         found[idx].append(_Row(target, stance, float(confidence[k]), holder, "learned"))
     return found
@@ -738,9 +776,9 @@ def stance_features(
     targets: TargetSet,
     model: StanceModel,
     register: Register | None = None,
-    author: Author | str | None = None,
+    author: AuthorLike | str | None = None,
     doc_aliases: dict[str, str] | None = None,
-) -> tuple[DocumentFeatures, list[Holder | None]]:
+) -> tuple[DocumentFeatures, list[Candidate]]:
     """The learned decision's inputs for one document (for training; ``model.method`` is
     taken as ``learned``)."""
     learned = replace(model, method="learned")

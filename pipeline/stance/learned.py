@@ -96,7 +96,7 @@ def _target_block(
     ]
 
 
-HOLDER_EXTRA = ("cited_candidate", "cited_in_previous", "cited_is_owner")
+HOLDER_EXTRA = ("cited_candidate", "cited_in_previous", "cited_is_owner", "cited_is_speaker")
 TARGET_FEATURES = (
     "mention", "heading", "question_context", "previous_mention", "only_mention", "cosine",
     "cosine_margin", "cascade_support", "cascade_conditional", "cascade_oppose",
@@ -171,6 +171,7 @@ def document_features(
     cosines = embeddings @ descriptions.T if n else np.zeros((0, len(target_ids)))
     doc_first_person = sum(bool(FIRST_PERSON.search(i.text)) for i in infos) / n if n else 0.0
     doc_speech = sum(bool(SPEECH.search(i.text)) for i in infos) / n if n else 0.0
+    context = _document_context(infos, cosines, target_ids)
     pairs: list[tuple[int, str]] = []
     rel: list[np.ndarray] = []
     sta: list[np.ndarray] = []
@@ -183,9 +184,10 @@ def document_features(
             block = _target_block(info, previous, target, cosines[i], k)
             onehot = [float(k == j) for j in range(len(target_ids))]
             emb = embeddings[i]
-            extra = holder_extra[len(pairs)] if holder_extra is not None else [0.0] * 3
+            extra = (holder_extra[len(pairs)] if holder_extra is not None
+                     else [0.0] * len(HOLDER_EXTRA))
             pairs.append((i, target))
-            rel.append(np.concatenate([block, onehot, sentence, document, emb,
+            rel.append(np.concatenate([block, context[i, k], onehot, sentence, document, emb,
                                        emb * descriptions[k]]))
             sta.append(np.concatenate([block[7:11], sentence, emb]))
             hol.append(np.concatenate([block[7:12], extra, sentence, document, emb]))
@@ -200,13 +202,37 @@ def document_features(
     )
 
 
+CONTEXT_FEATURES = ("recent_mention", "doc_mention_share", "cosine_below_doc_best")
+RECENT = 3  # sentences back in which a mention still frames this one ("this will ...")
+
+
+def _document_context(infos: Sequence[SentenceInfo], cosines: np.ndarray,
+                      target_ids: Sequence[str]) -> np.ndarray:
+    """Per (sentence, target): :data:`CONTEXT_FEATURES`, how the document around the sentence
+    frames the target (a stance is often taken sentences after the target was named, and in
+    documents that dwell on it)."""
+    n, t = len(infos), len(target_ids)
+    mentioned = np.array([[target in info.mentions for target in target_ids] for info in infos],
+                         dtype=np.float32).reshape(n, t)
+    out = np.zeros((n, t, len(CONTEXT_FEATURES)), dtype=np.float32)
+    if not n:
+        return out
+    cumulative = np.vstack([np.zeros((1, t), dtype=np.float32), np.cumsum(mentioned, axis=0)])
+    for i in range(n):
+        out[i, :, 0] = (cumulative[i] - cumulative[max(i - RECENT, 0)]) > 0
+    out[:, :, 1] = mentioned.mean(axis=0)
+    out[:, :, 2] = cosines - cosines.max(axis=0)
+    return out
+
+
 def feature_names(target_ids: Sequence[str], dim: int) -> dict[str, list[str]]:
     """Column names of each head's feature matrix."""
     sentence = list(SENTENCE_FEATURES)
     document = ["doc_first_person", "doc_speech"]
     emb = [f"emb_{j}" for j in range(dim)]
     return {
-        "relevance": [*TARGET_FEATURES, *(f"target_{t}" for t in target_ids), *sentence,
+        "relevance": [*TARGET_FEATURES, *CONTEXT_FEATURES, *(f"target_{t}" for t in target_ids),
+                      *sentence,
                       *document, *emb, *(f"emb_x_description_{j}" for j in range(dim))],
         "stance": [*TARGET_FEATURES[7:11], *sentence, *emb],
         "holder": [*TARGET_FEATURES[7:12], *HOLDER_EXTRA, *sentence, *document, *emb],

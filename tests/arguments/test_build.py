@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from pipeline.arguments import argument_id, build_argument_tables, build_arguments
+from pipeline.arguments.build import load_argument_rules
 from pipeline.arguments.codebook import AnalystTheme
 from pipeline.arguments.units import ArgumentClassifier
 from pipeline.config import ArgumentsConfig, load_settings
@@ -18,6 +19,7 @@ from pipeline.io import OutputStore
 from pipeline.schema import empty_table, to_table
 from tests.arguments.fakes import FakeEmbedder
 
+RULES = load_argument_rules(load_settings())  # the mining rules of the project's consultation
 CAMPAIGN = [
     "We believe funding for council services must be protected.",
     "We are concerned that staff morale is low across the area.",
@@ -77,7 +79,8 @@ def _stance(sentence_id: str, holder: str, is_author: bool, stance: str, confide
 def _build(embedder: FakeEmbedder, classifier: ArgumentClassifier,
            config: ArgumentsConfig) -> Any:
     documents, sentences, stances = _corpus()
-    return build_argument_tables(sentences, stances, documents, embedder, classifier, config)
+    return build_argument_tables(sentences, stances, documents, embedder, classifier, config,
+                                 RULES)
 
 
 def _by_sentence(result: Any) -> dict[str, dict[str, Any]]:
@@ -188,7 +191,8 @@ def test_no_sentences_give_empty_tables(fake_embedder: FakeEmbedder,
                                         classifier: ArgumentClassifier,
                                         config: ArgumentsConfig) -> None:
     result = build_argument_tables(empty_table("sentences"), empty_table("stances"),
-                                   empty_table("documents"), fake_embedder, classifier, config)
+                                   empty_table("documents"), fake_embedder, classifier, config,
+                                   RULES)
     assert (result.arguments.num_rows, result.clusters.num_rows,
             result.comparison.num_rows) == (0, 0, 0)
     assert fake_embedder.n_texts == 0
@@ -235,7 +239,7 @@ def test_analyst_themes_come_first_and_take_their_matches(
         AnalystTheme("unused", "The weather matters.", stance="conditional"),
     ]
     result = build_argument_tables(sentences, stances, documents, fake_embedder, classifier,
-                                   _themed(config), codebook=codebook)
+                                   _themed(config), RULES, codebook=codebook)
     rows = _by_sentence(result)
     clusters = result.clusters.to_pylist()
     assert [c["cluster_id"] for c in clusters[:3]] == ["t-staff", "t-funding-against",

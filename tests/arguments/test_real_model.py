@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.arguments import ArgumentResult, build_argument_tables
-from pipeline.arguments.build import cached_embedder, load_classifier
+from pipeline.arguments.build import cached_embedder, load_argument_rules, load_classifier
 from pipeline.arguments.match import matcher_for
 from pipeline.config import load_settings
 from pipeline.io import OutputStore
@@ -56,10 +56,11 @@ def test_real_embeddings_find_and_group_arguments(tmp_path: Path) -> None:
     classifier = load_classifier(settings)
     matcher = matcher_for(tmp_path / "matcher")
     config = settings.arguments.model_copy(update={"arguments_per_theme": 3})
+    rules = load_argument_rules(settings)
 
     def run() -> ArgumentResult:
         return build_argument_tables(sentences, empty_table("stances"), documents, cache.embed,
-                                     classifier, config, match=matcher.embed)
+                                     classifier, config, rules, match=matcher.embed)
 
     result = run()
     found = {int(sid[-5:]) for sid in result.arguments.column("sentence_id").to_pylist()}

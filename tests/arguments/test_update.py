@@ -20,7 +20,7 @@ from pipeline.config import ArgumentsConfig, load_settings
 from pipeline.io import OutputStore
 from pipeline.schema import empty_table, to_table
 from tests.arguments.fakes import FakeEmbedder
-from tests.arguments.test_build import _corpus, _themed
+from tests.arguments.test_build import RULES, _corpus, _themed
 
 NEW_DOC = [
     "We believe the council funding formula is unfair to rural areas.",  # joins funding
@@ -48,7 +48,7 @@ def _new_doc(doc_id: str = "d4") -> tuple[pa.Table, pa.Table]:
 def _full(classifier: ArgumentClassifier, config: ArgumentsConfig) -> Any:
     documents, sentences, stances = _corpus()
     return build_argument_tables(sentences, stances, documents, FakeEmbedder(), classifier,
-                                 _themed(config))
+                                 _themed(config), RULES)
 
 
 def _update(full: Any, classifier: ArgumentClassifier, config: ArgumentsConfig,
@@ -57,7 +57,7 @@ def _update(full: Any, classifier: ArgumentClassifier, config: ArgumentsConfig,
                                                    empty_table("sentences"))
     return update_argument_tables(full.arguments, full.themes, sentences,
                                   empty_table("stances"), documents, removed, FakeEmbedder(),
-                                  classifier, _themed(config))
+                                  classifier, _themed(config), RULES)
 
 
 def _rows(result: Any) -> dict[str, dict[str, Any]]:

@@ -93,3 +93,10 @@ def test_one_position_per_holder_and_target() -> None:
 
 def test_no_stances_no_positions() -> None:
     assert aggregate_positions(empty_table("stances"), DOC).num_rows == 0
+
+
+def test_one_unsure_dissent_against_confident_evidence_is_not_mixed() -> None:
+    [position] = _positions(
+        _stance(1, "oppose", 0.45), _stance(2, "oppose", 0.4), _stance(3, "support", 0.25)
+    )
+    assert (position["stance"], position["mixed"], position["n_support"]) == ("oppose", False, 1)

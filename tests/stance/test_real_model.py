@@ -119,3 +119,10 @@ def test_a_view_on_what_the_paper_proposes_is_the_authors(run: Run) -> None:
     )
     held = {(r["holder"], r["holder_is_author"]) for r in rows if r["stance"] != "neutral"}
     assert held == {("Northshire Council", True)}
+
+
+def test_a_sentence_naming_only_one_option_takes_no_stance_on_the_other(run: Run) -> None:
+    rows = _learned_rows(
+        run, ["We agree with the district councils that Option 1 keeps the partners together."]
+    )
+    assert not [r for r in rows if r["target"] == "option_2"]

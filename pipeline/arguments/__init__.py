@@ -7,13 +7,16 @@ tables out). Its store-free cores are :func:`build_argument_tables` (a full buil
 """
 
 from pipeline.arguments.build import (
+    ArgumentMatching,
     ArgumentResult,
     argument_id,
     build_argument_tables,
     build_arguments,
     embed_candidates,
+    load_argument_matching,
     update_argument_tables,
 )
 
-__all__ = ["ArgumentResult", "argument_id", "build_argument_tables", "build_arguments",
-           "embed_candidates", "update_argument_tables"]
+__all__ = ["ArgumentMatching", "ArgumentResult", "argument_id", "build_argument_tables",
+           "build_arguments", "embed_candidates", "load_argument_matching",
+           "update_argument_tables"]

@@ -31,7 +31,7 @@ from pipeline.arguments.duplicates import (
     usable,
 )
 from pipeline.arguments.keywords import ctfidf_keywords
-from pipeline.arguments.match import MATCHER_PATH, match_scores, matcher_for
+from pipeline.arguments.match import MATCHER_PATH, match_scores, matcher_for, matcher_onnx
 from pipeline.arguments.mining import ArgumentRules, argument_rules, label_from_key_point
 from pipeline.arguments.themes import ThemeIndex, load_index, needs_rebuild, save_index, stamped
 from pipeline.arguments.units import NONE_KIND, ArgumentClassifier, features
@@ -616,17 +616,50 @@ def _long_enough(text: str, config: ArgumentsConfig) -> bool:
     return len(text.split()) >= config.min_words
 
 
-def embed_candidates(sentences: pa.Table, config: ArgumentsConfig, embed: Embed) -> int:
+@dataclass(frozen=True)
+class ArgumentMatching:
+    """What a per-document stage needs to embed a document's arguments with the matcher ahead
+    of the corpus-level stage: the matcher's cached embedder and what selects the arguments."""
+
+    match: Embed
+    classifier: ArgumentClassifier
+    rules: ArgumentRules
+
+
+def load_argument_matching(settings: Settings, cache_folder: Path) -> ArgumentMatching | None:
+    """The matcher of ``cache_folder`` with the argument classifier and rules; ``None`` when
+    the matcher is not exported there (a worker process cannot export it: no torch)."""
+    if not MATCHER_PATH.exists() or not matcher_onnx(cache_folder).exists():
+        return None
+    match = matcher_for(cache_folder, settings.nlp.embedding_batch_size).embed
+    return ArgumentMatching(match, load_classifier(settings), load_argument_rules(settings))
+
+
+def embed_candidates(sentences: pa.Table, config: ArgumentsConfig, embed: Embed,
+                     stances: pa.Table | None = None,
+                     matching: ArgumentMatching | None = None) -> int:
     """Embed one document's possible arguments with ``embed`` (the store's cached embedder),
-    so that :func:`build_arguments` finds them cached; how many texts that was.
+    and with ``matching`` and the document's ``stances`` its arguments with the matcher, so
+    that :func:`build_arguments` finds them cached; how many possible arguments there were.
 
     The per-document stages call this in their worker processes: embedding there runs on
-    every core at once, where the corpus-level stage runs in one process.
+    every core at once, where the corpus-level stage runs in one process. The arguments are
+    chosen as the corpus-level stage chooses them (:func:`_select_units`, sentence by
+    sentence, from the document's own stances).
     """
-    texts = [t for t in sentences.column("text").to_pylist() if _long_enough(t, config)]
-    if texts:
-        embed(texts)
-    return len(texts)
+    texts = sentences.column("text").to_pylist()
+    keep = [i for i, text in enumerate(texts) if _long_enough(text, config)]
+    if not keep:
+        return 0
+    vectors = embed([texts[i] for i in keep])
+    if matching is not None and stances is not None:
+        ids = sentences.column("sentence_id").to_pylist()
+        rows = [{"text": texts[i], "sentence_id": ids[i]} for i in keep]
+        chosen, _ = _select_units(rows, vectors, matching.classifier, _best_stances(stances),
+                                  matching.rules)
+        if chosen:
+            matching.match([rows[i]["text"] for i in chosen])
+    return len(keep)
 
 
 def load_classifier(settings: Settings) -> ArgumentClassifier:

@@ -38,6 +38,18 @@ def matcher_for(cache_folder: Path, batch_size: int = 64,
     return EmbeddingCache(cache_folder, embed, name, batch_size)
 
 
+def matcher_onnx(cache_folder: Path, weights: Path = MATCHER_PATH) -> Path:
+    """Where :func:`matcher_for` exports the matcher in ``cache_folder``."""
+    return cache_folder / f"{matcher_name(weights)}.onnx"
+
+
+def export_matcher(cache_folder: Path, batch_size: int = 64) -> None:
+    """Export the matcher to ONNX into ``cache_folder`` unless it is there (it needs torch:
+    the flow runs this in a short-lived child process before the worker processes start)."""
+    if MATCHER_PATH.exists():
+        matcher_for(cache_folder, batch_size).prepare()
+
+
 MATCH_CANDIDATES = 6  # ArgKP has at most 6 key points per topic and stance
 
 

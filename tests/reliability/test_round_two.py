@@ -373,17 +373,23 @@ def test_the_query_command_stays_under_its_memory_limit(tmp_path: Path, sql: str
 # --- 11: a run's helpers die with it ----------------------------------------------------------
 
 
-def test_the_watchdog_kills_what_a_killed_process_started(tmp_path: Path) -> None:
-    script = ("import subprocess, sys, time\n"
+_SLEEPER = "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+
+
+def _watched_child(body: str) -> tuple[subprocess.Popen[str], psutil.Process]:
+    """A process that starts a watchdog, then runs ``body`` (which starts a sleeping child
+    and prints its pid): the process and the child."""
+    script = ("import os, signal, subprocess, sys, time\n"
               "from stancemap.runtime import start_watchdog\n"
-              "start_watchdog()\n"
-              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-              "print(child.pid, flush=True)\n"
-              "time.sleep(600)\n")
+              "start_watchdog()\n" + body)
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.stdout is not None
-    child = psutil.Process(int(proc.stdout.readline()))
+    return proc, psutil.Process(int(proc.stdout.readline()))
+
+
+def test_the_watchdog_kills_what_a_killed_process_started() -> None:
+    proc, child = _watched_child(_SLEEPER + "print(child.pid, flush=True)\ntime.sleep(600)\n")
     time.sleep(1.0)  # the watchdog's first look
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
@@ -391,20 +397,11 @@ def test_the_watchdog_kills_what_a_killed_process_started(tmp_path: Path) -> Non
     assert alive == []
 
 
-def test_the_watchdog_kills_what_was_started_just_before_the_kill(tmp_path: Path) -> None:
+def test_the_watchdog_kills_what_was_started_just_before_the_kill() -> None:
     """A worker started after the watchdog's last look (it looks twice a second) is found as
     an orphan of the killed process."""
-    script = ("import os, signal, subprocess, sys, time\n"
-              "from stancemap.runtime import start_watchdog\n"
-              "start_watchdog()\n"
-              "time.sleep(1.0)\n"
-              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-              "print(child.pid, flush=True)\n"
-              "os.kill(os.getpid(), signal.SIGKILL)\n")
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout is not None
-    child = psutil.Process(int(proc.stdout.readline()))
+    proc, child = _watched_child("time.sleep(1.0)\n" + _SLEEPER + "print(child.pid, flush=True)\n"
+                                 "os.kill(os.getpid(), signal.SIGKILL)\n")
     proc.wait(timeout=10)
     _gone, alive = psutil.wait_procs([child], timeout=10)
     assert alive == []

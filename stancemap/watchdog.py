@@ -77,14 +77,16 @@ def watch(parent: int) -> None:
     parent_stat = _stat(parent)
     known: dict[int, int] = {}
     while os.getppid() == parent:
-        known.update(_descendants([parent], _processes()))
+        processes = _processes()
+        known.update(_descendants([parent], processes))
         known = {pid: started for pid, started in known.items()
-                 if pid != me and getattr(_stat(pid), "started", -1) == started}
+                 if pid != me and pid in processes and processes[pid].started == started}
         time.sleep(POLL_SECONDS)
     if parent_stat is not None:
         known.update(_orphans(parent_stat, os.getppid(), me))
     for pid, started in known.items():
-        if getattr(_stat(pid), "started", -1) == started:
+        stat = _stat(pid)  # read again just before the kill: the pid may have been reused
+        if stat is not None and stat.started == started:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 

@@ -25,27 +25,30 @@ _TIE_ORDER = {"conditional": 0, "oppose": 1, "support": 2}
 MIXED_SHARE = 0.5
 
 
-def _resolve(rows: list[dict[str, Any]]) -> tuple[str, float, dict[str, Any]]:
-    taken = [r for r in rows if r["stance"] != "neutral"]
-    if not taken:
+def _votes(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Each non-neutral stance's summed confidence."""
+    votes: dict[str, float] = defaultdict(float)
+    for row in rows:
+        if row["stance"] != "neutral":
+            votes[row["stance"]] += row["confidence"]
+    return votes
+
+
+def _resolve(rows: list[dict[str, Any]], votes: dict[str, float]
+             ) -> tuple[str, float, dict[str, Any]]:
+    if not votes:
         best = max(rows, key=lambda r: r["confidence"])
         return "neutral", float(best["confidence"]), best
-    votes: dict[str, float] = defaultdict(float)
-    for row in taken:
-        votes[row["stance"]] += row["confidence"]
     winner = min(votes, key=lambda s: (-round(votes[s], 6), _TIE_ORDER[s]))
-    backing = [r for r in taken if r["stance"] == winner]
+    backing = [r for r in rows if r["stance"] == winner]
     best = max(backing, key=lambda r: (r["confidence"], -_order(r)))
     confidence = votes[winner] / sum(votes.values()) * best["confidence"]
     return winner, confidence, best
 
 
-def _mixed(rows: list[dict[str, Any]]) -> bool:
-    sides = {"for": 0.0, "against": 0.0}
-    for row in rows:
-        if row["stance"] != "neutral":
-            sides["against" if row["stance"] == "oppose" else "for"] += row["confidence"]
-    weaker, stronger = sorted(sides.values())
+def _mixed(votes: dict[str, float]) -> bool:
+    against = votes.get("oppose", 0.0)
+    weaker, stronger = sorted((sum(votes.values()) - against, against))
     return weaker > 0 and weaker >= MIXED_SHARE * stronger - 1e-9
 
 
@@ -65,7 +68,8 @@ def aggregate_positions(
         groups[(row["holder"], row["holder_is_author"], row["target"])].append(row)
     out = []
     for (holder, is_author, target), rows in sorted(groups.items()):
-        stance, confidence, best = _resolve(rows)
+        votes = _votes(rows)
+        stance, confidence, best = _resolve(rows, votes)
         counts = {s: sum(1 for r in rows if r["stance"] == s) for s in _TIE_ORDER | {"neutral": 3}}
         out.append(
             {
@@ -82,7 +86,7 @@ def aggregate_positions(
                 "n_oppose": counts["oppose"],
                 "n_conditional": counts["conditional"],
                 "n_neutral": counts["neutral"],
-                "mixed": _mixed(rows),
+                "mixed": _mixed(votes),
                 "evidence": best["evidence"],
                 "page": best["page"],
                 "review": "machine",

@@ -218,8 +218,8 @@ def _document_context(infos: Sequence[SentenceInfo], cosines: np.ndarray,
     if not n:
         return out
     cumulative = np.vstack([np.zeros((1, t), dtype=np.float32), np.cumsum(mentioned, axis=0)])
-    for i in range(n):
-        out[i, :, 0] = (cumulative[i] - cumulative[max(i - RECENT, 0)]) > 0
+    rows = np.arange(n)
+    out[:, :, 0] = (cumulative[rows] - cumulative[np.maximum(rows - RECENT, 0)]) > 0
     out[:, :, 1] = mentioned.mean(axis=0)
     out[:, :, 2] = cosines - cosines.max(axis=0)
     return out

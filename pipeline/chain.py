@@ -176,9 +176,11 @@ def _stance(analysis: DocumentAnalysis, sentences: pa.Table, docs: Sequence[Any]
             analysis.document, sentences, docs, found.entities, analysers.targets,
             analysers.stance_model, register=analysers.register, author=found.author,
             doc_aliases=found.doc_aliases)
+        settings = analysers.settings.stance
         analysis.positions = aggregate_positions(
-            analysis.stances, analysis.document,
-            review_threshold=analysers.settings.stance.review_threshold)
+            analysis.stances, analysis.document, review_threshold=settings.review_threshold,
+            scorer=analysers.stance_model.decider,
+            min_probability=settings.min_position_confidence)
     except Exception as exc:  # any stage failure is kept for this document only
         analysis.stances = analysis.positions = None
         analysis.failures[STANCE] = exc

@@ -66,6 +66,7 @@ class StanceConfig(_Section):
     min_confidence: float = Field(ge=0, le=1)
     decider: Path
     review_threshold: float = Field(ge=0, le=1)
+    min_position_confidence: float = Field(ge=0, le=1)
 
 
 class ArgumentsConfig(_Section):

@@ -35,6 +35,7 @@ from markupsafe import Markup, escape
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.io import OutputStore, atomic_write_bytes
+from pipeline.stance.learned import cross_validation_summary
 from pipeline.stance.targets import Target, load_targets
 
 log = logging.getLogger(__name__)
@@ -477,10 +478,15 @@ def _fmt(value: object) -> str:
 def _method(settings: Settings, stance_rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     methods = Counter(r["method"] for r in stance_rows)
     produced = ", ".join(f"{m}: {n}" for m, n in sorted(methods.items())) or "no stance rows"
+    cv = (cross_validation_summary(settings.resolve(settings.stance.decider))
+          if settings.stance.method == "learned" else None)
     return [
         ("Stance detection", f"{settings.stance.method} ({_METHODS[settings.stance.method]}); "
-                             f"minimum confidence {settings.stance.min_confidence}; below "
-                             f"{settings.stance.review_threshold} a position needs review"),
+                             f"minimum confidence {settings.stance.min_confidence}; a position "
+                             f"less than {settings.stance.min_position_confidence} likely right "
+                             f"is withheld (neutral), below {settings.stance.review_threshold} "
+                             "it needs review"),
+        *([("Stance accuracy (cross-validated)", cv)] if cv else []),
         ("Evidence sentences by method", produced),
         ("Sentence parsing", settings.nlp.spacy_model),
         ("Embeddings", settings.nlp.embedding_model),

@@ -97,7 +97,7 @@ def main() -> int:
     corpus = stance_cv.load_corpus(ctx, args.shared, args.cache, hand)
     from train_stance import DECIDER_C
 
-    cv = stance_cv.cv_figures(ctx, corpus, args.shared, DECIDER_C)
+    cv, _ = stance_cv.cv_figures(ctx, corpus, args.shared, DECIDER_C)
     print("# dev + dev2, document-grouped 5-fold cross-validation "
           f"(min_confidence {cv['min_confidence']})")
     print("\n".join(cv["scorer_output"]))

@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,9 +168,11 @@ def fold_of(key: str, folds: int) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest(), 16) % folds
 
 
-def fit(examples: list[Example], c: float, inner_folds: int = INNER_FOLDS) -> StanceDecider:
-    """Fit the three heads; Platt calibration on inner document-grouped out-of-fold scores
-    (hand-written sentences always train, never calibrate)."""
+def fit(examples: list[Example], c: float, inner_folds: int = INNER_FOLDS,
+        position: tuple[np.ndarray, list[str]] | None = None) -> StanceDecider:
+    """Fit the three sentence heads; Platt calibration on inner document-grouped out-of-fold
+    scores (hand-written sentences always train, never calibrate); ``position`` trains the
+    position head (see :func:`position_examples`)."""
     shared = [e for e in examples if not e.name.startswith("hand/")]
     scores, labels = [], []
     for k in range(inner_folds):
@@ -187,7 +190,7 @@ def fit(examples: list[Example], c: float, inner_folds: int = INNER_FOLDS) -> St
     # that nobody is ever cited
     return StanceDecider(c=c).fit(
         _stack(examples, "relevance"), _stack(examples, "stance"), _stack(shared, "holder"),
-        calibration,
+        calibration, position,
     )
 
 
@@ -235,19 +238,23 @@ def at_threshold(stances: pa.Table, corpus: Corpus, keys: list[str], threshold: 
     """Positions re-aggregated from ``stances`` with rows below ``threshold`` made neutral."""
     from pipeline.stance import aggregate_positions
 
-    rows = stances.to_pylist()
-    for row in rows:
-        if row["stance"] != "neutral" and row["confidence"] < threshold:
-            row["stance"] = "neutral"
-    by_doc: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_doc.setdefault(row["doc_id"], []).append(row)
+    by_doc = _rows_by_doc(stances, threshold)
     out = []
     for key in keys:
         document = corpus.documents[key].document
         table = pa.Table.from_pylist(by_doc.get(document["doc_id"], []), schema=stances.schema)
         out.append(aggregate_positions(table, document, review_threshold=review))
     return pa.concat_tables(out)
+
+
+def _rows_by_doc(stances: pa.Table, threshold: float) -> dict[str, list[dict[str, Any]]]:
+    """Stance rows per document, those below ``threshold`` made neutral."""
+    by_doc: dict[str, list[dict[str, Any]]] = {}
+    for row in stances.to_pylist():
+        if row["stance"] != "neutral" and row["confidence"] < threshold:
+            row["stance"] = "neutral"
+        by_doc.setdefault(row["doc_id"], []).append(row)
+    return by_doc
 
 
 SCORE_LINE = re.compile(r"^(strict|polarity)\s+(\w+)\s+P=([\d.]+) R=([\d.]+) F1=([\d.]+)", re.M)
@@ -296,6 +303,79 @@ def renamed(positions: pa.Table, corpus: Corpus) -> pa.Table:
 
 
 
+def _gold_keys(sc: Any, gold_csv: Path) -> list[tuple]:
+    with gold_csv.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return sorted({_key(sc, r["id"], r["holder"], sc.truthy(r["holder_is_author"]), r["target"],
+                        r["stance"])
+                   for r in rows if r["stance"] in sc.NON_NEUTRAL and r["target"] in sc.CORE})
+
+
+def _key(sc: Any, doc: str, holder: str, is_author: bool, target: str, stance: str) -> tuple:
+    """A position's key as the official scorer builds it (lenient)."""
+    side = "support" if stance == "conditional" else stance
+    norm = sc.norm_holder(holder)
+    name = norm if holder and norm not in {"author", ""} else "AUTHOR"
+    return (doc, "AUTHOR" if is_author else norm, target, side, name)
+
+
+def position_examples(positions: pa.Table, gold_csv: Path, scorer_path: Path
+                      ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The non-neutral positions of ``positions`` (renamed, see :func:`renamed`) and whether
+    the official scorer's one-to-one matching finds each right or wrong (lenient)."""
+    sc = _scorer(scorer_path)
+    rows = [r for r in positions.to_pylist() if r["stance"] != "neutral"]
+    keys = [_key(sc, sc.stem(r["source_path"]), r["holder"], r["holder_is_author"], r["target"],
+                 r["stance"]) for r in rows]
+    _, _, wrong = sc.match(_gold_keys(sc, gold_csv), sorted(set(keys)))
+    return rows, ["wrong" if k in wrong else "right" for k in keys]
+
+
+class _PositionHead:
+    """A position head alone (what :func:`cross_fit_positions` fits per fold)."""
+
+    def __init__(self, rows: list[dict[str, Any]], labels: list[str]) -> None:
+        from pipeline.stance.learned import POSITION_C, position_features
+        from pipeline.stance.model import SoftmaxClassifier
+
+        self.features = position_features
+        self.head = SoftmaxClassifier(c=POSITION_C, class_weight=None).fit(
+            position_features(rows), labels)
+
+    def position_probability(self, positions: Sequence[dict[str, Any]]) -> np.ndarray:
+        """Probability that each position is right."""
+        if not positions:
+            return np.zeros(0)
+        proba = self.head.predict_proba(self.features(positions))
+        return np.asarray(proba[:, self.head.classes_.index("right")])
+
+
+def cross_fit_positions(stances: pa.Table, corpus: Corpus, raw: pa.Table, gold_csv: Path,
+                        scorer_path: Path, settings: Settings) -> pa.Table:
+    """Positions whose confidence comes from a position head that never saw their document's
+    fold: for each fold, the head is fitted on the other folds' out-of-fold positions ``raw``
+    (renamed, at the default minimum confidence) and the fold's documents are re-aggregated."""
+    from pipeline.stance import aggregate_positions
+
+    rows, labels = position_examples(raw, gold_csv, scorer_path)
+    folds = [fold_of(r["source_path"].rsplit(".", 1)[0].replace("_", "/", 1), FOLDS) for r in rows]
+    names = {doc.document["doc_id"]: key for key, doc in corpus.documents.items()}
+    by_doc = _rows_by_doc(stances, settings.stance.min_confidence)
+    out = []
+    for k in range(FOLDS):
+        head = _PositionHead([r for r, f in zip(rows, folds, strict=True) if f != k],
+                             [y for y, f in zip(labels, folds, strict=True) if f != k])
+        for doc_id, doc_rows in sorted(by_doc.items()):
+            if fold_of(names[doc_id], FOLDS) != k:
+                continue
+            table = pa.Table.from_pylist(doc_rows, schema=stances.schema)
+            out.append(aggregate_positions(
+                table, corpus.documents[names[doc_id]].document,
+                review_threshold=settings.stance.review_threshold, scorer=head,
+                min_probability=settings.stance.min_position_confidence))
+    return renamed(pa.concat_tables(out), corpus)
+
+
 THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 BINS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 
@@ -311,67 +391,61 @@ def _scorer(path: Path) -> Any:
 
 
 def reliability(positions: pa.Table, gold_csv: Path, scorer_path: Path) -> list[dict[str, Any]]:
-    """Per confidence bin: non-neutral core positions and the share that match a gold one
-    (lenient), by the official scorer's matching rules."""
-    sc = _scorer(scorer_path)
-    with gold_csv.open(newline="", encoding="utf-8") as fh:
-        gold_rows = list(csv.DictReader(fh))
-
-    def key(doc: str, holder: str, is_author: bool, target: str, stance: str) -> tuple:
-        s = "support" if stance == "conditional" else stance
-        norm = sc.norm_holder(holder)
-        name = norm if holder and norm not in {"author", ""} else "AUTHOR"
-        return (doc, "AUTHOR" if is_author else norm, target, s, name)
-
-    gold = [key(r["id"], r["holder"], sc.truthy(r["holder_is_author"]), r["target"], r["stance"])
-            for r in gold_rows if r["stance"] in sc.NON_NEUTRAL and r["target"] in sc.CORE]
+    """Per confidence bin: non-neutral core positions and the share that the official scorer's
+    one-to-one matching finds right (lenient)."""
+    rows, labels = position_examples(positions, gold_csv, scorer_path)
     bins: list[dict[str, Any]] = []
-    rows = [r for r in positions.to_pylist() if r["stance"] in sc.NON_NEUTRAL
-            and r["target"] in sc.CORE]
     for low, high in itertools.pairwise(BINS):
-        chosen = [r for r in rows if low <= r["confidence"] < high]
-        right = sum(
-            any(g[0] == k[0] and g[2] == k[2] and g[3] == k[3] and sc.holders_agree(g, k)
-                for g in gold)
-            for k in (key(sc.stem(r["source_path"]), r["holder"], r["holder_is_author"],
-                          r["target"], r["stance"]) for r in chosen)
-        )
+        chosen = [y for r, y in zip(rows, labels, strict=True) if low <= r["confidence"] < high]
+        right = chosen.count("right")
         bins.append({"confidence": f"{low:.1f}-{min(high, 1.0):.1f}", "positions": len(chosen),
                      "correct": right,
                      "precision": round(right / len(chosen), 3) if chosen else None})
     return bins
 
 
-def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float) -> dict[str, Any]:
-    """Cross-validated figures (official scorer, dev + dev2) at each minimum confidence, the
-    reliability table and the precision of positions at or above the review threshold."""
+def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
+               ) -> tuple[dict[str, Any], tuple[np.ndarray, list[str]]]:
+    """Cross-validated figures (official scorer, dev + dev2): the headline with the position
+    head cross-fitted (see :func:`cross_fit_positions`), the sentence decision alone at each
+    minimum confidence, the reliability table and the precision of positions at or above the
+    review threshold; and the position head's training data (all out-of-fold positions)."""
+    from pipeline.stance.learned import position_features
+
     scorer_path = shared / "tools" / "score_stances.py"
     stances, _ = cross_validate(ctx, corpus, c)
     keys = sorted(corpus.documents)
-    review = ctx.settings.stance.review_threshold
+    stance = ctx.settings.stance
     with tempfile.TemporaryDirectory(prefix="stancemap-cv-") as tmp:
         gold = combined_gold(shared, Path(tmp))
         by_threshold = {}
         for threshold in THRESHOLDS:
-            positions = renamed(at_threshold(stances, corpus, keys, threshold, review), corpus)
+            positions = renamed(
+                at_threshold(stances, corpus, keys, threshold, stance.review_threshold), corpus)
             text, figures = score(positions, gold, scorer_path)
             by_threshold[f"{threshold:.2f}"] = figures
             log.info("min_confidence %.2f: %s", threshold, text.strip().splitlines()[-1])
-        default = ctx.settings.stance.min_confidence
-        positions = renamed(at_threshold(stances, corpus, keys, default, review), corpus)
+        raw = renamed(at_threshold(stances, corpus, keys, stance.min_confidence,
+                                   stance.review_threshold), corpus)
+        _, sentence_only = score(raw, gold, scorer_path)
+        positions = cross_fit_positions(stances, corpus, raw, gold, scorer_path, ctx.settings)
         report, figures = score(positions, gold, scorer_path)
-        curve = reliability(renamed(at_threshold(stances, corpus, keys, 0.0, review), corpus),
-                            gold, scorer_path)
+        curve = reliability(positions, gold, scorer_path)
         confident = positions.filter(pc.invert(positions.column("needs_review")))
         _, above = score(confident, gold, scorer_path)
+        rows, labels = position_examples(raw, gold, scorer_path)
+    log.info("cross-validated: %s", report.strip().splitlines()[-1])
     return {
         "method": f"document-grouped {FOLDS}-fold CV over dev + dev2 ({len(keys)} documents), "
-                  "scored by ../shared/tools/score_stances.py (polarity = lenient)",
-        "min_confidence": default,
-        "review_threshold": review,
+                  "scored by ../shared/tools/score_stances.py (polarity = lenient); the position "
+                  "head cross-fitted on the other folds' out-of-fold positions",
+        "min_confidence": stance.min_confidence,
+        "min_position_confidence": stance.min_position_confidence,
+        "review_threshold": stance.review_threshold,
         "scorer_output": report.strip().splitlines(),
         "lenient": figures,
+        "lenient_without_position_head": sentence_only,
         "by_min_confidence": by_threshold,
         "reliability": curve,
         "precision_not_needing_review": above.get("all_p"),
-    }
+    }, (position_features(rows), labels)

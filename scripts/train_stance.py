@@ -101,8 +101,8 @@ def train_decider(shared: Path, cache: Path, hand: Path, out: Path) -> None:
     ctx = stance_cv.Context(settings)
     ctx.use_cache(cache / "embeddings")
     corpus = stance_cv.load_corpus(ctx, shared, cache, hand)
-    figures = stance_cv.cv_figures(ctx, corpus, shared, DECIDER_C)
-    decider = stance_cv.fit(list(corpus.examples.values()), DECIDER_C)
+    figures, position = stance_cv.cv_figures(ctx, corpus, shared, DECIDER_C)
+    decider = stance_cv.fit(list(corpus.examples.values()), DECIDER_C, position=position)
     decider.info = {
         "training_data": "../shared/dev + ../shared/dev2 (gold evidence sentences) and "
         + str(hand.relative_to(PROJECT_ROOT) if hand.is_relative_to(PROJECT_ROOT) else hand),
@@ -111,7 +111,7 @@ def train_decider(shared: Path, cache: Path, hand: Path, out: Path) -> None:
         "n_examples": {
             head: sum(len(getattr(e, f"{head}_y")) for e in corpus.examples.values())
             for head in ("relevance", "stance", "holder")
-        },
+        } | {"position": len(position[1])},
         "cross_validation": figures,
     }
     decider.save(out)

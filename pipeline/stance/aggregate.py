@@ -7,16 +7,21 @@ holds both a supporting side (support or conditional) and oppose, the weaker sid
 least :data:`MIXED_SHARE` of the stronger side's confidence (one unsure dissenting sentence
 against confident ones is more often a misread sentence than a divided text). A holder and
 target with only neutral sentences gets a neutral position. Confidence is the winner's share
-of the votes times the confidence of its most confident sentence (a calibrated probability
-when the learned decision made the rows); the best evidence is that sentence. A non-neutral
-position below ``review_threshold`` is kept but flagged ``needs_review``.
+of the votes times the confidence of its most confident sentence; the best evidence is that
+sentence. With a ``scorer`` (the learned decision's position head) the confidence of a
+non-neutral position is instead the probability that the position is right; one below
+``min_probability`` is not asserted: it becomes neutral, keeping its counts and evidence. A
+non-neutral position below ``review_threshold`` is kept but flagged ``needs_review``, and so is
+one made neutral that way.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from pipeline.schema import empty_table, to_table
@@ -59,8 +64,19 @@ def _order(row: dict[str, Any]) -> int:
 DEFAULT_REVIEW_THRESHOLD = 0.0  # callers pass ``settings.stance.review_threshold``
 
 
+class PositionScorer(Protocol):
+    """What scores positions: :class:`~pipeline.stance.learned.StanceDecider`."""
+
+    def position_probability(self, positions: Sequence[dict[str, Any]]) -> np.ndarray | None:
+        """Probability that each position is right (None: keep the aggregated confidence)."""
+
+
 def aggregate_positions(
-    stances: pa.Table, document: dict[str, Any], review_threshold: float = DEFAULT_REVIEW_THRESHOLD
+    stances: pa.Table,
+    document: dict[str, Any],
+    review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
+    scorer: PositionScorer | None = None,
+    min_probability: float = 0.0,
 ) -> pa.Table:
     """The ``positions`` table of one document from its ``stances`` table."""
     groups: dict[tuple[str, bool, str], list[dict[str, Any]]] = defaultdict(list)
@@ -93,4 +109,20 @@ def aggregate_positions(
                 "needs_review": stance != "neutral" and confidence < review_threshold,
             }
         )
+    if scorer is not None:
+        _rescore(out, scorer, review_threshold, min_probability)
     return to_table("positions", out) if out else empty_table("positions")
+
+
+def _rescore(positions: list[dict[str, Any]], scorer: PositionScorer, review_threshold: float,
+             min_probability: float) -> None:
+    sided = [p for p in positions if p["stance"] != "neutral"]
+    probability = scorer.position_probability(sided)
+    if probability is None:
+        return
+    for position, p in zip(sided, probability, strict=True):
+        position["confidence"] = round(float(p), 4)
+        position["needs_review"] = bool(p < review_threshold)
+        if p < min_probability:
+            position["stance"] = "neutral"
+            position["needs_review"] = True

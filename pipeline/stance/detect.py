@@ -585,7 +585,9 @@ _SPEECH_LEMMAS = frozenset(
         "say", "tell", "argue", "add", "warn", "claim", "state", "insist", "explain", "note",
         "suggest", "call", "believe", "want", "urge", "welcome", "support", "oppose", "think",
         "stress", "describe", "criticise", "criticize", "reject", "agree", "disagree",
-        "recommend", "propose",
+        "recommend", "propose", "push", "expect", "prefer", "favour", "favor", "back",
+        "announce", "confirm", "intend", "plan", "seek", "emphasise", "emphasize", "highlight",
+        "conclude", "acknowledge", "accept", "endorse",
     }
 )
 
@@ -671,19 +673,29 @@ class Candidate(NamedTuple):
     speaker: bool = False  # the subject of a speech verb ("X said", "according to X")
 
 
-def _cited_candidate(analysis: _Analysis, idx: int, target: str) -> Candidate:
-    """The cascade's holder, a speaker named in the sentence or the one before, or the
-    consultation's owner when the sentence describes its document."""
-    rows = analysis.found[idx]
+def _cited_candidates(analysis: _Analysis, idx: int) -> list[Candidate]:
+    """Per target (in ``targets.ids`` order): the cascade's cited holder (preferring one on
+    that target), else a speaker named in the sentence, the consultation's owner when the
+    sentence describes its document, or a speaker of the sentence before."""
     named = analysis.speakers_of(idx)
     # "the paper proposes X, which we oppose": with the writer in the sentence, a named
     # speaker is what the writer answers, not who holds the view
     own_voice = any(t.lower_ in FIRST_PERSON for t in analysis.docs[idx])
     explicit = {s.holder.name for s in named if s.explicit and not own_voice}
-    for row in sorted(rows, key=lambda r: r.target != target):
-        if not row.holder.is_author and row.stance != "neutral":
-            owner = row.holder.name == analysis.resolver.owner_holder().name
-            return Candidate(row.holder, False, owner, row.holder.name in explicit)
+    owner_name = analysis.resolver.owner_holder().name
+    cascade = [r for r in analysis.found[idx] if not r.holder.is_author and r.stance != "neutral"]
+    fallback = _named_candidate(analysis, idx, named, explicit)
+    out = []
+    for target in analysis.targets.ids:
+        row = next((r for r in cascade if r.target == target), cascade[0] if cascade else None)
+        out.append(fallback if row is None else Candidate(
+            row.holder, False, row.holder.name == owner_name, row.holder.name in explicit))
+    return out
+
+
+def _named_candidate(analysis: _Analysis, idx: int, named: list[Speaker], explicit: set[str]
+                     ) -> Candidate:
+    """The cited candidate of a sentence the cascade found no cited holder in."""
     if named:
         return Candidate(named[0].holder, speaker=named[0].holder.name in explicit)
     text = analysis.columns["text"][idx]
@@ -708,8 +720,7 @@ def pair_features(analysis: _Analysis) -> tuple[DocumentFeatures, list[Candidate
     candidates: list[Candidate] = []
     extra: list[list[float]] = []
     for idx in range(len(infos)):
-        for target in ids:
-            found = _cited_candidate(analysis, idx, target)
+        for found in _cited_candidates(analysis, idx):
             candidates.append(found)
             extra.append([float(found.holder is not None), float(found.previous),
                           float(found.owner), float(found.speaker)])

@@ -9,6 +9,10 @@ mentions and question context, and cues of who speaks. For each sentence and tar
 - ``stance``: support, conditional or oppose, given that it does;
 - ``holder``: does the author hold it, or someone the sentence (or the one before) cites?
 
+A fourth head, ``position``, works on the positions aggregated from those rows: the probability
+that a position (holder, target, side) is right, fitted on out-of-fold positions of the
+annotated texts. It is the position's confidence.
+
 Weights are stored as ``.npz`` with a JSON sidecar (classes, feature names, calibration,
 provenance, cross-validated figures); nothing is pickled.
 """
@@ -239,6 +243,46 @@ def feature_names(target_ids: Sequence[str], dim: int) -> dict[str, list[str]]:
     }
 
 
+POSITION_FEATURES = (
+    "logit_confidence", "log_sided_sentences", "log_neutral_sentences", "author",
+    "registered_holder", "mixed", "oppose", "conditional",
+)
+POSITION_C = 0.3  # few positions to learn from: strong regularisation
+
+
+def position_features(positions: Sequence[dict[str, Any]]) -> np.ndarray:
+    """:data:`POSITION_FEATURES` of positions rows (as aggregated, before calibration)."""
+    rows = [
+        [
+            float(_logit(np.array(p["confidence"]))),
+            float(np.log1p(p["n_support"] + p["n_oppose"] + p["n_conditional"])),
+            float(np.log1p(p["n_neutral"])),
+            float(p["holder_is_author"]),
+            float(p["holder_id"] is not None),
+            float(p["mixed"]),
+            float(p["stance"] == "oppose"),
+            float(p["stance"] == "conditional"),
+        ]
+        for p in positions
+    ]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(POSITION_FEATURES))
+
+
+def cross_validation_summary(path: Path) -> str | None:
+    """The cross-validated figures recorded in the sidecar of the decider at ``path``, in one
+    line (None when there is no sidecar or no figures)."""
+    try:
+        cv = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))["cross_validation"]
+        f = cv["lenient"]
+        line = (f"P {f['all_p']:.2f}, R {f['all_r']:.2f}, F1 {f['all_f1']:.2f} "
+                f"(cited F1 {f['cited_f1']:.2f}), {cv['method']}")
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    above = cv.get("precision_not_needing_review")
+    return line if above is None else (
+        f"{line}; positions not flagged for review are right {above:.0%} of the time")
+
+
 def platt(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """Platt scaling ``p = 1 / (1 + exp(-(a * logit(s) + b)))`` fitted by logistic regression."""
     from sklearn.linear_model import LogisticRegression
@@ -268,14 +312,30 @@ class StanceDecider:
         stance: tuple[np.ndarray, Sequence[str]],
         holder: tuple[np.ndarray, Sequence[str]],
         calibration: tuple[np.ndarray, np.ndarray] | None = None,
+        position: tuple[np.ndarray, Sequence[str]] | None = None,
     ) -> StanceDecider:
         """Fit each head on its (features, labels); ``calibration`` is (out-of-fold relevance
-        scores, labels) for Platt scaling, identity when absent."""
+        scores, labels) for Platt scaling, identity when absent; ``position`` is
+        (:func:`position_features` of out-of-fold positions, "right"/"wrong"), without which
+        positions keep their aggregated confidence."""
         self.relevance_ = SoftmaxClassifier(c=self.c).fit(*relevance)
         self.stance_ = SoftmaxClassifier(c=self.c, class_weight=None).fit(*stance)
         self.holder_ = SoftmaxClassifier(c=self.c).fit(*holder)
         self.calibration_ = platt(*calibration) if calibration is not None else (1.0, 0.0)
+        self.position_: SoftmaxClassifier | None = (
+            SoftmaxClassifier(c=POSITION_C, class_weight=None).fit(*position)
+            if position is not None else None
+        )
         return self
+
+    def position_probability(self, positions: Sequence[dict[str, Any]]) -> np.ndarray | None:
+        """Probability that each position is right, or None without a position head."""
+        if self.position_ is None:
+            return None
+        if not positions:
+            return np.zeros(0)
+        proba = self.position_.predict_proba(position_features(positions))
+        return np.asarray(proba[:, self.position_.classes_.index("right")])
 
     def relevance_scores(self, x: np.ndarray) -> np.ndarray:
         """Uncalibrated probability that each pair takes a stance on its target."""
@@ -302,14 +362,17 @@ class StanceDecider:
 
     def save(self, path: Path) -> None:
         """Write ``path`` (.npz) and its ``.json`` sidecar."""
+        heads = {name: getattr(self, f"{name}_") for name in HEADS}
+        if self.position_ is not None:
+            heads["position"] = self.position_
         arrays = {
-            f"{name}_{part}": getattr(getattr(self, f"{name}_"), f"{part}_")
-            for name in HEADS
+            f"{name}_{part}": getattr(head, f"{part}_")
+            for name, head in heads.items()
             for part in ("coef", "intercept")
         }
         np.savez(path, **arrays)
         meta = {
-            "classes": {name: getattr(self, f"{name}_").classes_ for name in HEADS},
+            "classes": {name: head.classes_ for name, head in heads.items()},
             "calibration": {"a": self.calibration_[0], "b": self.calibration_[1]},
             "c": self.c,
             **self.info,
@@ -327,7 +390,8 @@ class StanceDecider:
                         data[f"{name}_coef"], data[f"{name}_intercept"],
                         list(meta["classes"][name]),
                     )
-                    for name in HEADS
+                    for name in (*HEADS, "position")
+                    if name in meta["classes"]
                 }
             calibration = (float(meta["calibration"]["a"]), float(meta["calibration"]["b"]))
         except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
@@ -340,4 +404,5 @@ class StanceDecider:
         decider.stance_ = heads["stance"]
         decider.holder_ = heads["holder"]
         decider.calibration_ = calibration
+        decider.position_ = heads.get("position")
         return decider

@@ -12,7 +12,13 @@ from pipeline.errors import ConfigError
 from pipeline.schema import to_table
 from pipeline.stance import aggregate_positions
 from pipeline.stance.dataset import GoldRow, evidence_sentences, label_pairs
-from pipeline.stance.learned import StanceDecider, platt
+from pipeline.stance.learned import (
+    POSITION_FEATURES,
+    StanceDecider,
+    cross_validation_summary,
+    platt,
+    position_features,
+)
 
 DOC = {"doc_id": "d0c0000000000001", "source_path": "response.txt"}
 
@@ -57,6 +63,98 @@ def test_save_and_load_round_trip_without_pickles(tmp_path: Path) -> None:
     assert set(meta["classes"]) == {"relevance", "stance", "holder"}
     with np.load(path, allow_pickle=False) as data:
         assert sorted(data.files)[0] == "holder_coef"
+
+
+def _position(confidence: float, author: bool, registered: bool, stance: str = "support",
+              neutral: int = 0) -> dict[str, object]:
+    return {"confidence": confidence, "n_support": int(stance == "support"),
+            "n_oppose": int(stance == "oppose"), "n_conditional": int(stance == "conditional"),
+            "n_neutral": neutral, "holder_is_author": author,
+            "holder_id": "northshire-council" if registered else None, "mixed": False,
+            "stance": stance}
+
+
+def _position_data() -> tuple[np.ndarray, list[str]]:
+    # positions held by the author or a registered body are right, the others wrong
+    rows = [_position(c, author, registered)
+            for c in (0.2, 0.5, 0.8) for author in (True, False) for registered in (True, False)]
+    labels = ["right" if p["holder_is_author"] or p["holder_id"] else "wrong" for p in rows]
+    return position_features(rows), labels
+
+
+def test_position_features_follow_their_names() -> None:
+    x = position_features([_position(0.5, True, False, "oppose", neutral=2)])
+    assert x.shape == (1, len(POSITION_FEATURES))
+    assert dict(zip(POSITION_FEATURES, x[0].tolist(), strict=True)) == pytest.approx({
+        "logit_confidence": 0.0, "log_sided_sentences": np.log(2), "log_neutral_sentences":
+        np.log(3), "author": 1.0, "registered_holder": 0.0, "mixed": 0.0, "oppose": 1.0,
+        "conditional": 0.0,
+    })
+    assert position_features([]).shape == (0, len(POSITION_FEATURES))
+
+
+def test_position_head_is_optional_and_survives_a_round_trip(tmp_path: Path) -> None:
+    relevance, stance, holder = _heads()
+    assert StanceDecider(c=1.0).fit(relevance, stance, holder).position_probability([]) is None
+    decider = StanceDecider(c=1.0).fit(relevance, stance, holder, position=_position_data())
+    positions = [_position(0.5, False, True), _position(0.5, False, False)]
+    right, wrong = decider.position_probability(positions)
+    assert right > wrong
+    decider.save(tmp_path / "decider.npz")
+    loaded = StanceDecider.load(tmp_path / "decider.npz")
+    np.testing.assert_allclose(loaded.position_probability(positions), [right, wrong], rtol=1e-6)
+    assert "position" in json.loads((tmp_path / "decider.json").read_text())["classes"]
+
+
+class _Scorer:
+    """Scores positions by their holder: registered bodies 0.9, the others 0.2."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def position_probability(self, positions: list[dict[str, object]]) -> np.ndarray:
+        self.seen += [str(p["target"]) for p in positions]
+        return np.array([0.9 if p["holder_id"] else 0.2 for p in positions])
+
+
+def test_a_position_scorer_sets_confidence_and_withholds_unlikely_positions() -> None:
+    rows = [_row(1, "support", 0.55), _row(2, "oppose", 0.9), _row(3, "neutral", 0.2)]
+    rows[0]["holder_id"] = "northshire-council"
+    rows[1]["holder_id"] = None
+    scorer = _Scorer()
+    positions = aggregate_positions(to_table("stances", rows), DOC, review_threshold=0.5,
+                                    scorer=scorer, min_probability=0.3)
+    got = {p["target"]: (p["stance"], round(p["confidence"], 4), p["needs_review"],
+                         p["n_oppose"]) for p in positions.to_pylist()}
+    assert scorer.seen == ["target_1", "target_2"]  # neutral positions are not scored
+    assert got == {
+        "target_1": ("support", 0.9, False, 0),
+        "target_2": ("neutral", 0.2, True, 1),  # withheld, its vote still counted
+        "target_3": ("neutral", 0.2, False, 0),
+    }
+
+
+def test_a_scorer_without_a_position_head_leaves_positions_as_aggregated() -> None:
+    relevance, stance, holder = _heads()
+    decider = StanceDecider(c=1.0).fit(relevance, stance, holder)
+    rows = [_row(1, "support", 0.55)]
+    plain = aggregate_positions(to_table("stances", rows), DOC, review_threshold=0.5)
+    scored = aggregate_positions(to_table("stances", rows), DOC, review_threshold=0.5,
+                                 scorer=decider, min_probability=0.9)
+    assert scored.to_pylist() == plain.to_pylist()
+
+
+def test_cross_validation_summary_reads_the_sidecar(tmp_path: Path) -> None:
+    path = tmp_path / "decider.npz"
+    assert cross_validation_summary(path) is None
+    cv = {"method": "document-grouped 5-fold CV", "precision_not_needing_review": 0.625,
+          "lenient": {"all_p": 0.6, "all_r": 0.29, "all_f1": 0.39, "cited_f1": 0.2}}
+    path.with_suffix(".json").write_text(json.dumps({"cross_validation": cv}))
+    assert cross_validation_summary(path) == (
+        "P 0.60, R 0.29, F1 0.39 (cited F1 0.20), document-grouped 5-fold CV; positions not "
+        "flagged for review are right 62% of the time")
+    path.with_suffix(".json").write_text(json.dumps({"cross_validation": {"method": "x"}}))
+    assert cross_validation_summary(path) is None
 
 
 def test_unreadable_decider_raises_config_error(tmp_path: Path) -> None:

@@ -83,3 +83,5 @@ def test_shipped_decider_records_its_provenance_and_cv_figures() -> None:
     assert cv["reliability"] and all("precision" in b for b in cv["reliability"])
     a, _ = model.decider.calibration_
     assert a > 0  # higher scores, higher calibrated confidence
+    assert model.decider.position_ is not None
+    assert cv["min_position_confidence"] == settings.stance.min_position_confidence

@@ -7,7 +7,7 @@ import pytest
 from pipeline.nlp import parse
 from pipeline.schema import empty_table
 from pipeline.stance import TargetSet
-from pipeline.stance.detect import Candidate, _analyse, _cited_candidate
+from pipeline.stance.detect import Candidate, _analyse, _cited_candidates
 from tests.stance.helpers import FakeRegister, document_row, rules_model, sentences_table
 
 
@@ -19,7 +19,7 @@ def _found(targets: TargetSet, texts: list[str], target: str) -> Candidate:
         document, table, docs, empty_table("entities"), targets, rules_model(), FakeRegister(),
         None, None,
     )
-    return _cited_candidate(analysis, len(texts) - 1, target)
+    return _cited_candidates(analysis, len(texts) - 1)[targets.ids.index(target)]
 
 
 def _candidate(targets: TargetSet, texts: list[str], target: str) -> tuple[str | None, bool]:

@@ -137,7 +137,8 @@ def export_models(settings: Settings, folder: Path) -> None:
     from pipeline.embeddings import export_if_missing
 
     export_if_missing(settings.nlp, folder)
-    if settings.nlp.embedding_backend != "torch":
+    # workers use the matcher only to embed arguments ahead of the analyst themes
+    if settings.nlp.embedding_backend != "torch" and settings.arguments.themes is not None:
         export_matcher(folder, settings.nlp.embedding_batch_size)
 
 

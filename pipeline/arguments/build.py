@@ -45,6 +45,7 @@ from pipeline.stance import load_targets
 log = logging.getLogger(__name__)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+Matched = Callable[[Sequence[int]], np.ndarray]  # matcher vectors of the arguments at indices
 STANCE_SIGN = {"support": 1, "conditional": 1, "oppose": -1}
 NO_STANCE = "none"
 SHORTER_BONUS = 0.005  # key point choice: similarity traded per word of length
@@ -377,14 +378,14 @@ def _signs(rows: Sequence[dict[str, Any]]) -> np.ndarray:
     return np.asarray([STANCE_SIGN.get(r["stance"] or "", 0) for r in rows], dtype=np.int64)
 
 
-def _codebook_labels(rows: list[dict[str, Any]], matched: np.ndarray, match: Embed,
+def _codebook_labels(rows: list[dict[str, Any]], matched: Matched, match: Embed,
                      codebook: Sequence[AnalystTheme], threshold: float) -> np.ndarray:
     """The analyst theme each argument matches best at ``threshold`` or above (among those
     whose target and stance agree with the argument's), else :data:`OUTLIER`."""
     labels = np.full(len(rows), OUTLIER, dtype=np.int64)
     if not codebook or not len(rows):
         return labels
-    scores = match_scores(matched, match([t.key_point for t in codebook]))
+    scores = match_scores(matched(range(len(rows))), match([t.key_point for t in codebook]))
     agrees = np.asarray([[(t.target is None or r["target"] in (None, t.target))
                           and (t.stance is None or r["stance"] == t.stance) for t in codebook]
                          for r in rows], dtype=bool)
@@ -395,7 +396,7 @@ def _codebook_labels(rows: list[dict[str, Any]], matched: np.ndarray, match: Emb
     return labels
 
 
-def _join_key_points(rows: list[dict[str, Any]], space: np.ndarray, matched: np.ndarray,
+def _join_key_points(rows: list[dict[str, Any]], space: np.ndarray, matched: Matched,
                      labels: np.ndarray, threshold: float, rules: ArgumentRules) -> np.ndarray:
     """Outliers join the theme whose key point they match best, when the match score reaches
     ``threshold`` (the matcher puts arguments into themes as it matches ArgKP arguments)."""
@@ -405,7 +406,9 @@ def _join_key_points(rows: list[dict[str, Any]], space: np.ndarray, matched: np.
         return labels
     sims = _own_similarity(space, labels, _theme_centroids(space, labels, k))
     keys = [_key_point(rows, np.flatnonzero(labels == c), sims, rules) for c in range(k)]
-    scores = match_scores(matched[outliers], matched[keys])
+    # only the outliers and the key points are embedded with the matcher
+    vectors = matched([*outliers.tolist(), *keys])
+    scores = match_scores(vectors[: len(outliers)], vectors[len(outliers) :])
     best = np.argmax(scores, axis=1)
     hit = scores[np.arange(len(outliers)), best] >= threshold
     labels = labels.copy()
@@ -423,7 +426,7 @@ def _largest(labels: np.ndarray, cap: int) -> np.ndarray:
     return np.asarray([mapping.get(int(c), OUTLIER) for c in labels], dtype=np.int64)
 
 
-def assign_themes(rows: list[dict[str, Any]], space: np.ndarray, matched: np.ndarray,
+def assign_themes(rows: list[dict[str, Any]], space: np.ndarray, matched: Matched,
                   match: Embed, config: ArgumentsConfig, rules: ArgumentRules,
                   codebook: Sequence[AnalystTheme] = ()) -> np.ndarray:
     """Each argument's theme: ``0..len(codebook)-1`` for analyst themes, then discovered
@@ -432,8 +435,9 @@ def assign_themes(rows: list[dict[str, Any]], space: np.ndarray, matched: np.nda
     Arguments matching an analyst key point go there. The others are clustered (``space``:
     centred embeddings), split so that no theme holds both sides, capped at one theme per
     ``arguments_per_theme`` arguments, and the outliers then join the theme whose key point
-    they match (``matched``: matcher embeddings; key points chosen by ``rules``). Themes split
-    again if a join brought in the other side, and the cap holds at the end.
+    they match (``matched``: the matcher embeddings of the arguments at given indices, asked
+    for only where needed; key points chosen by ``rules``). Themes split again if a join
+    brought in the other side, and the cap holds at the end.
     """
     labels = _codebook_labels(rows, matched, match, codebook, config.match_threshold)
     rest = np.flatnonzero(labels == OUTLIER)
@@ -444,7 +448,8 @@ def assign_themes(rows: list[dict[str, Any]], space: np.ndarray, matched: np.nda
     if config.split_by_stance:
         sub = split_by_sign(space[rest], sub, signs, 1)
     sub = _largest(sub, cap)
-    sub = _join_key_points([rows[i] for i in rest], space[rest], matched[rest], sub,
+    sub = _join_key_points([rows[i] for i in rest], space[rest],
+                           lambda idx: matched([int(rest[i]) for i in idx]), sub,
                            config.match_threshold, rules)
     if config.split_by_stance:
         sub = _largest(split_by_sign(space[rest], sub, signs, 1), cap)
@@ -477,8 +482,9 @@ def build_argument_tables(
             else np.zeros(vectors.shape[1], dtype=np.float32))
     space = _centred(vectors, mean)
     match = match or embed
-    matched = match([r["text"] for r in rows]) if rows else vectors
-    labels = assign_themes(rows, space, matched, match, config, rules, codebook)
+    texts = [r["text"] for r in rows]
+    labels = assign_themes(rows, space, lambda idx: match([texts[i] for i in idx]), match,
+                           config, rules, codebook)
     centroids = _theme_centroids(space, labels, max(len(codebook),
                                                     int(labels.max()) + 1 if len(rows) else 0))
     sims = _own_similarity(space, labels, centroids)
@@ -627,8 +633,13 @@ class ArgumentMatching:
 
 
 def load_argument_matching(settings: Settings, cache_folder: Path) -> ArgumentMatching | None:
-    """The matcher of ``cache_folder`` with the argument classifier and rules; ``None`` when
-    the matcher is not exported there (a worker process cannot export it: no torch)."""
+    """The matcher of ``cache_folder`` with the argument classifier and rules, when analyst
+    themes are configured (they are matched against every argument, so embedding them all on
+    every core ahead of the corpus-level stage pays; without them that stage embeds only its
+    outliers and key points). ``None`` without themes, or when the matcher is not exported
+    there (a worker process cannot export it: no torch)."""
+    if settings.arguments.themes is None:
+        return None
     if not MATCHER_PATH.exists() or not matcher_onnx(cache_folder).exists():
         return None
     match = matcher_for(cache_folder, settings.nlp.embedding_batch_size).embed

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -153,6 +155,25 @@ def test_clusters_count_voices_split_sides_and_keep_outliers(
     assert staff["label"] == "Staff morale is low across the area"
     assert {c["origin"] for c in clusters.values()} == {"discovered"}
     assert result.vectors.shape == (11, 16)
+
+
+def test_only_outliers_and_key_points_are_embedded_with_the_matcher(
+        fake_embedder: FakeEmbedder, classifier: ArgumentClassifier,
+        config: ArgumentsConfig) -> None:
+    asked: list[str] = []
+
+    def match(texts: Sequence[str]) -> np.ndarray:
+        asked.extend(texts)
+        return FakeEmbedder()(texts)
+
+    documents, sentences, stances = _corpus()
+    result = build_argument_tables(sentences, stances, documents, fake_embedder, classifier,
+                                   _themed(config), RULES, match=match)
+    rows = result.arguments.to_pylist()
+    key_points = {c["key_point"] for c in result.clusters.to_pylist()}
+    outlier = _by_sentence(result)["d1-00005"]["text"]
+    assert outlier in asked and key_points <= set(asked)
+    assert len(asked) == len(set(asked)) < len(rows)  # the others never reach the matcher
 
 
 def test_themes_are_capped_per_argument(fake_embedder: FakeEmbedder,

@@ -335,19 +335,15 @@ class _PositionHead:
     """A position head alone (what :func:`cross_fit_positions` fits per fold)."""
 
     def __init__(self, rows: list[dict[str, Any]], labels: list[str]) -> None:
-        from pipeline.stance.learned import POSITION_C, position_features
-        from pipeline.stance.model import SoftmaxClassifier
+        from pipeline.stance.learned import fit_position_head, position_features
 
-        self.features = position_features
-        self.head = SoftmaxClassifier(c=POSITION_C, class_weight=None).fit(
-            position_features(rows), labels)
+        self.head = fit_position_head(position_features(rows), labels)
 
     def position_probability(self, positions: Sequence[dict[str, Any]]) -> np.ndarray:
         """Probability that each position is right."""
-        if not positions:
-            return np.zeros(0)
-        proba = self.head.predict_proba(self.features(positions))
-        return np.asarray(proba[:, self.head.classes_.index("right")])
+        from pipeline.stance.learned import right_probability
+
+        return right_probability(self.head, positions)
 
 
 def cross_fit_positions(stances: pa.Table, corpus: Corpus, raw: pa.Table, gold_csv: Path,

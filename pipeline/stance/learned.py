@@ -268,6 +268,20 @@ def position_features(positions: Sequence[dict[str, Any]]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(POSITION_FEATURES))
 
 
+def fit_position_head(x: np.ndarray, labels: Sequence[str]) -> SoftmaxClassifier:
+    """A position head fitted on :func:`position_features` rows labelled "right"/"wrong"."""
+    return SoftmaxClassifier(c=POSITION_C, class_weight=None).fit(x, labels)
+
+
+def right_probability(head: SoftmaxClassifier, positions: Sequence[dict[str, Any]]
+                      ) -> np.ndarray:
+    """The probability ``head`` gives each position of being right."""
+    if not positions:
+        return np.zeros(0)
+    proba = head.predict_proba(position_features(positions))
+    return np.asarray(proba[:, head.classes_.index("right")])
+
+
 def cross_validation_summary(path: Path) -> str | None:
     """The cross-validated figures recorded in the sidecar of the decider at ``path``, in one
     line (None when there is no sidecar or no figures)."""
@@ -322,20 +336,12 @@ class StanceDecider:
         self.stance_ = SoftmaxClassifier(c=self.c, class_weight=None).fit(*stance)
         self.holder_ = SoftmaxClassifier(c=self.c).fit(*holder)
         self.calibration_ = platt(*calibration) if calibration is not None else (1.0, 0.0)
-        self.position_: SoftmaxClassifier | None = (
-            SoftmaxClassifier(c=POSITION_C, class_weight=None).fit(*position)
-            if position is not None else None
-        )
+        self.position_ = fit_position_head(*position) if position is not None else None
         return self
 
     def position_probability(self, positions: Sequence[dict[str, Any]]) -> np.ndarray | None:
         """Probability that each position is right, or None without a position head."""
-        if self.position_ is None:
-            return None
-        if not positions:
-            return np.zeros(0)
-        proba = self.position_.predict_proba(position_features(positions))
-        return np.asarray(proba[:, self.position_.classes_.index("right")])
+        return None if self.position_ is None else right_probability(self.position_, positions)
 
     def relevance_scores(self, x: np.ndarray) -> np.ndarray:
         """Uncalibrated probability that each pair takes a stance on its target."""

@@ -10,7 +10,8 @@ target with only neutral sentences gets a neutral position. Confidence is the wi
 of the votes times the confidence of its most confident sentence; the best evidence is that
 sentence. With a ``scorer`` (the learned decision's position head) the confidence of a
 non-neutral position is instead the probability that the position is right; one below
-``min_probability`` is not asserted: it becomes neutral, keeping its counts and evidence. A
+``min_probability`` is not asserted: it becomes neutral and not ``mixed``, keeping its counts
+and evidence. A
 non-neutral position below ``review_threshold`` is kept but flagged ``needs_review``, and so is
 one made neutral that way.
 """
@@ -123,6 +124,7 @@ def _rescore(positions: list[dict[str, Any]], scorer: PositionScorer, review_thr
     for position, p in zip(sided, probability, strict=True):
         position["confidence"] = round(float(p), 4)
         position["needs_review"] = bool(p < review_threshold)
-        if p < min_probability:
+        if p < min_probability:  # withheld: it asserts neither a side nor a conflict
             position["stance"] = "neutral"
+            position["mixed"] = False
             position["needs_review"] = True

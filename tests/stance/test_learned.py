@@ -118,19 +118,22 @@ class _Scorer:
 
 
 def test_a_position_scorer_sets_confidence_and_withholds_unlikely_positions() -> None:
-    rows = [_row(1, "support", 0.55), _row(2, "oppose", 0.9), _row(3, "neutral", 0.2)]
+    rows = [_row(1, "support", 0.55), _row(2, "oppose", 0.9), _row(3, "neutral", 0.2),
+            {**_row(2, "support", 0.8), "stance_id": "s2b", "sentence_id": "d-00009"}]
     rows[0]["holder_id"] = "northshire-council"
     rows[1]["holder_id"] = None
     scorer = _Scorer()
     positions = aggregate_positions(to_table("stances", rows), DOC, review_threshold=0.5,
                                     scorer=scorer, min_probability=0.3)
     got = {p["target"]: (p["stance"], round(p["confidence"], 4), p["needs_review"],
-                         p["n_oppose"]) for p in positions.to_pylist()}
+                         p["n_support"], p["n_oppose"], p["mixed"])
+           for p in positions.to_pylist()}
     assert scorer.seen == ["target_1", "target_2"]  # neutral positions are not scored
     assert got == {
-        "target_1": ("support", 0.9, False, 0),
-        "target_2": ("neutral", 0.2, True, 1),  # withheld, its vote still counted
-        "target_3": ("neutral", 0.2, False, 0),
+        "target_1": ("support", 0.9, False, 1, 0, False),
+        # withheld: neither a side nor a conflict, its votes still counted
+        "target_2": ("neutral", 0.2, True, 1, 1, False),
+        "target_3": ("neutral", 0.2, False, 0, 0, False),
     }
 
 

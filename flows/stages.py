@@ -133,12 +133,12 @@ def prepare_analysis(settings: Settings, store: OutputStore) -> None:
 
 def export_models(settings: Settings, folder: Path) -> None:
     """The child side of :func:`prepare_analysis`."""
+    from pipeline.arguments.build import matches_ahead
     from pipeline.arguments.match import export_matcher
     from pipeline.embeddings import export_if_missing
 
     export_if_missing(settings.nlp, folder)
-    # workers use the matcher only to embed arguments ahead of the analyst themes
-    if settings.nlp.embedding_backend != "torch" and settings.arguments.themes is not None:
+    if settings.nlp.embedding_backend != "torch" and matches_ahead(settings):
         export_matcher(folder, settings.nlp.embedding_batch_size)
 
 

@@ -346,16 +346,16 @@ class _PositionHead:
         return right_probability(self.head, positions)
 
 
-def cross_fit_positions(stances: pa.Table, corpus: Corpus, raw: pa.Table, gold_csv: Path,
-                        scorer_path: Path, settings: Settings) -> pa.Table:
+def cross_fit_positions(stances: pa.Table, corpus: Corpus, rows: list[dict[str, Any]],
+                        labels: list[str], settings: Settings) -> pa.Table:
     """Positions whose confidence comes from a position head that never saw their document's
-    fold: for each fold, the head is fitted on the other folds' out-of-fold positions ``raw``
-    (renamed, at the default minimum confidence) and the fold's documents are re-aggregated."""
+    fold: for each fold, the head is fitted on the other folds' out-of-fold positions ``rows``
+    (with their ``labels``, see :func:`position_examples`) and the fold's documents are
+    re-aggregated."""
     from pipeline.stance import aggregate_positions
 
-    rows, labels = position_examples(raw, gold_csv, scorer_path)
-    folds = [fold_of(r["source_path"].rsplit(".", 1)[0].replace("_", "/", 1), FOLDS) for r in rows]
     names = {doc.document["doc_id"]: key for key, doc in corpus.documents.items()}
+    folds = [fold_of(names[r["doc_id"]], FOLDS) for r in rows]
     by_doc = _rows_by_doc(stances, settings.stance.min_confidence)
     out = []
     for k in range(FOLDS):
@@ -424,12 +424,12 @@ def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
         raw = renamed(at_threshold(stances, corpus, keys, stance.min_confidence,
                                    stance.review_threshold), corpus)
         _, sentence_only = score(raw, gold, scorer_path)
-        positions = cross_fit_positions(stances, corpus, raw, gold, scorer_path, ctx.settings)
+        rows, labels = position_examples(raw, gold, scorer_path)
+        positions = cross_fit_positions(stances, corpus, rows, labels, ctx.settings)
         report, figures = score(positions, gold, scorer_path)
         curve = reliability(positions, gold, scorer_path)
         confident = positions.filter(pc.invert(positions.column("needs_review")))
         _, above = score(confident, gold, scorer_path)
-        rows, labels = position_examples(raw, gold, scorer_path)
     log.info("cross-validated: %s", report.strip().splitlines()[-1])
     return {
         "method": f"document-grouped {FOLDS}-fold CV over dev + dev2 ({len(keys)} documents), "

@@ -632,13 +632,19 @@ class ArgumentMatching:
     rules: ArgumentRules
 
 
+def matches_ahead(settings: Settings) -> bool:
+    """Whether the per-document stages embed arguments with the matcher: only with analyst
+    themes, which are matched against every argument, so embedding them all on every core
+    ahead of the corpus-level stage pays (without themes that stage embeds only its outliers
+    and key points)."""
+    return settings.arguments.themes is not None
+
+
 def load_argument_matching(settings: Settings, cache_folder: Path) -> ArgumentMatching | None:
-    """The matcher of ``cache_folder`` with the argument classifier and rules, when analyst
-    themes are configured (they are matched against every argument, so embedding them all on
-    every core ahead of the corpus-level stage pays; without them that stage embeds only its
-    outliers and key points). ``None`` without themes, or when the matcher is not exported
-    there (a worker process cannot export it: no torch)."""
-    if settings.arguments.themes is None:
+    """The matcher of ``cache_folder`` with the argument classifier and rules, when
+    :func:`matches_ahead`; ``None`` otherwise, or when the matcher is not exported there (a
+    worker process cannot export it: no torch)."""
+    if not matches_ahead(settings):
         return None
     if not MATCHER_PATH.exists() or not matcher_onnx(cache_folder).exists():
         return None

@@ -11,9 +11,8 @@ of the votes times the confidence of its most confident sentence; the best evide
 sentence. With a ``scorer`` (the learned decision's position head) the confidence of a
 non-neutral position is instead the probability that the position is right; one below
 ``min_probability`` is not asserted: it becomes neutral and not ``mixed``, keeping its counts
-and evidence. A
-non-neutral position below ``review_threshold`` is kept but flagged ``needs_review``, and so is
-one made neutral that way.
+and evidence. A non-neutral position below ``review_threshold`` is kept but flagged
+``needs_review``, and so is one made neutral that way.
 """
 
 from __future__ import annotations

@@ -684,12 +684,13 @@ def _cited_candidates(analysis: _Analysis, idx: int) -> list[Candidate]:
     explicit = {s.holder.name for s in named if s.explicit and not own_voice}
     owner_name = analysis.resolver.owner_holder().name
     cascade = [r for r in analysis.found[idx] if not r.holder.is_author and r.stance != "neutral"]
-    fallback = _named_candidate(analysis, idx, named, explicit)
+    if not cascade:
+        return [_named_candidate(analysis, idx, named, explicit)] * len(analysis.targets.ids)
     out = []
     for target in analysis.targets.ids:
-        row = next((r for r in cascade if r.target == target), cascade[0] if cascade else None)
-        out.append(fallback if row is None else Candidate(
-            row.holder, False, row.holder.name == owner_name, row.holder.name in explicit))
+        row = next((r for r in cascade if r.target == target), cascade[0])
+        out.append(Candidate(row.holder, False, row.holder.name == owner_name,
+                             row.holder.name in explicit))
     return out
 
 

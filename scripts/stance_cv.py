@@ -346,21 +346,50 @@ class _PositionHead:
         return right_probability(self.head, positions)
 
 
+POSITION_GRID = (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+
+
+def best_min_probability(probability: np.ndarray, labels: Sequence[str], n_gold: int) -> float:
+    """The :data:`POSITION_GRID` value below which withholding positions gives the best F1:
+    a position kept is right or wrong by ``labels``; ``n_gold`` positions are to be found.
+    Ties go to the higher value (fewer positions asserted for the same F1)."""
+    right = np.array([y == "right" for y in labels], dtype=bool)
+
+    def f1(m: float) -> float:
+        kept = probability >= m
+        return 2 * float(right[kept].sum()) / max(int(kept.sum()) + n_gold, 1)
+
+    return max(reversed(POSITION_GRID), key=f1)
+
+
+def gold_folds(gold_csv: Path, scorer_path: Path) -> list[int]:
+    """The fold of each non-neutral core gold position (lenient keys, one per position)."""
+    sc = _scorer(scorer_path)
+    return [fold_of(key[0].replace("_", "/", 1), FOLDS) for key in _gold_keys(sc, gold_csv)]
+
+
 def cross_fit_positions(stances: pa.Table, corpus: Corpus, rows: list[dict[str, Any]],
-                        labels: list[str], settings: Settings) -> pa.Table:
+                        labels: list[str], settings: Settings, gold: list[int]
+                        ) -> tuple[pa.Table, list[float]]:
     """Positions whose confidence comes from a position head that never saw their document's
     fold: for each fold, the head is fitted on the other folds' out-of-fold positions ``rows``
-    (with their ``labels``, see :func:`position_examples`) and the fold's documents are
-    re-aggregated."""
+    (with their ``labels``, see :func:`position_examples`), the threshold under which a
+    position is withheld is chosen on those folds (:func:`best_min_probability`; ``gold``
+    holds the fold of each gold position) and the fold's documents are re-aggregated. Also
+    returns each fold's threshold."""
     from pipeline.stance import aggregate_positions
 
     names = {doc.document["doc_id"]: key for key, doc in corpus.documents.items()}
     folds = [fold_of(names[r["doc_id"]], FOLDS) for r in rows]
     by_doc = _rows_by_doc(stances, settings.stance.min_confidence)
-    out = []
+    out, chosen = [], []
     for k in range(FOLDS):
-        head = _PositionHead([r for r, f in zip(rows, folds, strict=True) if f != k],
-                             [y for y, f in zip(labels, folds, strict=True) if f != k])
+        train = [r for r, f in zip(rows, folds, strict=True) if f != k]
+        train_y = [y for y, f in zip(labels, folds, strict=True) if f != k]
+        head = _PositionHead(train, train_y)
+        threshold = best_min_probability(head.position_probability(train), train_y,
+                                         sum(f != k for f in gold))
+        chosen.append(threshold)
         for doc_id, doc_rows in sorted(by_doc.items()):
             if fold_of(names[doc_id], FOLDS) != k:
                 continue
@@ -368,8 +397,8 @@ def cross_fit_positions(stances: pa.Table, corpus: Corpus, rows: list[dict[str, 
             out.append(aggregate_positions(
                 table, corpus.documents[names[doc_id]].document,
                 review_threshold=settings.stance.review_threshold, scorer=head,
-                min_probability=settings.stance.min_position_confidence))
-    return renamed(pa.concat_tables(out), corpus)
+                min_probability=threshold))
+    return renamed(pa.concat_tables(out), corpus), chosen
 
 
 THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
@@ -425,7 +454,11 @@ def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
                                    stance.review_threshold), corpus)
         _, sentence_only = score(raw, gold, scorer_path)
         rows, labels = position_examples(raw, gold, scorer_path)
-        positions = cross_fit_positions(stances, corpus, rows, labels, ctx.settings)
+        in_gold = gold_folds(gold, scorer_path)
+        positions, by_fold = cross_fit_positions(stances, corpus, rows, labels, ctx.settings,
+                                                 in_gold)
+        shipped = _PositionHead(rows, labels).position_probability(rows)
+        chosen = best_min_probability(shipped, labels, len(in_gold))
         report, figures = score(positions, gold, scorer_path)
         curve = reliability(positions, gold, scorer_path)
         confident = positions.filter(pc.invert(positions.column("needs_review")))
@@ -436,7 +469,8 @@ def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
                   "scored by ../shared/tools/score_stances.py (polarity = lenient); the position "
                   "head cross-fitted on the other folds' out-of-fold positions",
         "min_confidence": stance.min_confidence,
-        "min_position_confidence": stance.min_position_confidence,
+        "min_position_confidence": chosen,
+        "min_position_confidence_by_fold": by_fold,
         "review_threshold": stance.review_threshold,
         "scorer_output": report.strip().splitlines(),
         "lenient": figures,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -96,11 +96,31 @@ class AuthorLike(Protocol):
     def canonical_id(self) -> str | None: ...
 
 
+UNKNOWN_AUTHOR = "author"  # the holder name of the author of a document nobody identified
+
+
 def _author(document: dict[str, Any], author: AuthorLike | str | None) -> Holder:
     if author is not None and not isinstance(author, str):
         return Holder(author.name, author.canonical_id, True)
-    name = author or document.get("author_org") or "author"
+    name = author or document.get("author_org") or UNKNOWN_AUTHOR
     return Holder(str(name), document.get("author_org_id"), True)
+
+
+def document_voice(entities: pa.Table | None) -> Holder | None:
+    """The organisation a document of unknown author speaks for: the registered organisation
+    it names most, the first named on a tie (organisations only the NER model found do not
+    count), or ``None``. A page that carries an organisation's statement, or reports on it,
+    names it throughout."""
+    counts: Counter[str] = Counter()
+    names: dict[str, str] = {}
+    for row in entities.to_pylist() if entities is not None else []:
+        if row["label"] == "ORG" and row["canonical_id"] and row["source"] != "model":
+            counts[row["canonical_id"]] += 1
+            names.setdefault(row["canonical_id"], row["canonical_name"])
+    if not counts:
+        return None
+    best = max(counts, key=lambda k: counts[k])
+    return Holder(names[best], best, True)
 
 
 def _entities_by_sentence(
@@ -441,7 +461,9 @@ def detect_stances(
     """The ``stances`` table of one document (see the module docstring for the method).
 
     ``author`` is the entities stage's author (an object with ``name`` and ``canonical_id``, or
-    a name); without it ``document['author_org']`` is used, else "author".
+    a name); without it ``document['author_org']`` is used. When neither names anyone, what
+    the document says in its own voice is held by :func:`document_voice` (still flagged
+    ``holder_is_author``), else by "author".
     """
     if sentences.num_rows == 0:
         return empty_table("stances")
@@ -451,6 +473,11 @@ def detect_stances(
     found = analysis.found
     if model.method == "learned" and model.decider is not None:
         found = _decide(analysis, model.decider)
+    if analysis.resolver.author.name == UNKNOWN_AUTHOR:
+        voice = document_voice(entities)
+        if voice is not None:
+            found = [[replace(r, holder=voice) if r.holder.is_author else r for r in rows]
+                     for rows in found]
     rows: list[dict[str, Any]] = []
     for idx, sentence_rows in enumerate(found):
         rows.extend(

@@ -32,6 +32,7 @@ def run(targets: TargetSet) -> Callable[..., list[dict[str, Any]]]:
         model: StanceModel | None = None,
         register: Any = None,
         author: str | None = "Northshire Council",
+        entities: Any = None,
     ) -> list[dict[str, Any]]:
         document = document_row(author=author)
         table = sentences_table(document["doc_id"], texts)
@@ -40,7 +41,7 @@ def run(targets: TargetSet) -> Callable[..., list[dict[str, Any]]]:
             document,
             table,
             docs,
-            empty_table("entities"),
+            empty_table("entities") if entities is None else entities,
             targets,
             model or rules_model(),
             register=register or FakeRegister(),

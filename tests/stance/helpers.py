@@ -81,3 +81,16 @@ def document_row(
 def taken(rows: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     """(holder, target, stance) of the non-neutral rows."""
     return {(r["holder"], r["target"], r["stance"]) for r in rows if r["stance"] != "neutral"}
+
+
+def org_entities(doc_id: str, named: list[tuple[int, str, str | None, str]]) -> pa.Table:
+    """An entities table of organisations: (sentence idx, name, canonical id, source)."""
+    rows = [
+        {
+            "doc_id": doc_id, "sentence_id": f"{doc_id}-{idx:05d}", "page": 1, "start": 0,
+            "end": len(name), "text": name, "label": "ORG", "canonical_id": org_id,
+            "canonical_name": name if org_id else None, "org_type": "other", "source": source,
+        }
+        for idx, name, org_id, source in named
+    ]
+    return to_table("entities", rows)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.stance.helpers import taken
+from tests.stance.helpers import org_entities, taken
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., list[dict[str, Any]]]
@@ -142,6 +142,25 @@ def test_author_falls_back_to_a_placeholder(run: Run) -> None:
     assert taken(rows) == {("author", "option_1", "support")}
 
 
+def test_unknown_author_speaks_for_the_organisation_the_page_names_most(run: Run) -> None:
+    texts = ["The Care Federation met the agency.", "We support Option 1.",
+             "The Care Federation said so."]
+    entities = org_entities("d0c0000000000001", [
+        (0, "Care Federation", "fed", "rule"), (0, "National Health Agency", "agency", "rule"),
+        (2, "Care Federation", "fed", "rule"),
+        *[(2, "Option Holdings", "model:option-holdings", "model")] * 3,
+    ])
+    rows = run(texts, author=None, entities=entities)
+    assert [(r["holder"], r["holder_id"], r["holder_is_author"], r["target"], r["stance"])
+            for r in rows] == [("Care Federation", "fed", True, "option_1", "support")]
+
+
+def test_a_known_author_is_kept_whatever_the_page_names(run: Run) -> None:
+    entities = org_entities("d0c0000000000001", [(0, "Care Federation", "fed", "rule")])
+    rows = run(["The Care Federation met us.", "We support Option 1."], entities=entities)
+    assert taken(rows) == {(AUTHOR, "option_1", "support")}
+
+
 def test_empty_document_gives_an_empty_table(run: Run) -> None:
     assert run([]) == []
 
@@ -150,3 +169,18 @@ def test_commitment_to_own_programme_is_support(run: Run) -> None:
     rows = run(["Strengthening our place-based partnerships with the voluntary sector."])
     assert taken(rows) == {(AUTHOR, "place_subsidiarity", "support")}
     assert taken(run(["Partners will develop place-based budgets."])) == set()
+
+
+def test_document_voice_breaks_ties_by_first_named_and_ignores_model_only_names() -> None:
+    from pipeline.stance.detect import document_voice
+    from pipeline.stance.holders import Holder
+
+    tie = org_entities("d1", [(0, "National Health Agency", "agency", "rule"),
+                              (1, "Care Federation", "fed", "rule"),
+                              (2, "Care Federation", "fed", "rule"),
+                              (3, "National Health Agency", "agency", "rule")])
+    assert document_voice(tie) == Holder("National Health Agency", "agency", True)
+    model_only = org_entities("d1", [(0, "Option Holdings", "model:option-holdings", "model"),
+                                     (1, "Some Group", None, "model")])
+    assert document_voice(model_only) is None
+    assert document_voice(None) is None

@@ -18,6 +18,7 @@ def _stance_cv() -> ModuleType:
     spec = importlib.util.spec_from_file_location("stance_cv", ROOT / "scripts" / "stance_cv.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["stance_cv"] = module  # its dataclasses look their module up while defined
     spec.loader.exec_module(module)
     return module
 

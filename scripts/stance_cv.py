@@ -467,7 +467,8 @@ def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
     return {
         "method": f"document-grouped {FOLDS}-fold CV over dev + dev2 ({len(keys)} documents), "
                   "scored by ../shared/tools/score_stances.py (polarity = lenient); the position "
-                  "head cross-fitted on the other folds' out-of-fold positions",
+                  "head and its withholding threshold cross-fitted on the other folds' out-of-fold "
+                  "positions",
         "min_confidence": stance.min_confidence,
         "min_position_confidence": chosen,
         "min_position_confidence_by_fold": by_fold,

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from pathlib import Path
-from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench() -> ModuleType:
-    if str(ROOT / "scripts") not in sys.path:
-        sys.path.insert(0, str(ROOT / "scripts"))  # bench.py imports synthetic_corpus
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts" / "bench.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench"] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.script_loader import load_script
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -27,7 +13,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_realistic_corpus_is_reproducible_and_rarely_repeats_a_line(tmp_path: Path) -> None:
-    bench = _bench()
+    bench = load_script("bench")
     made = bench.make_corpus(tmp_path / "a", 6, seed=3)
     again = bench.make_corpus(tmp_path / "b", 6, seed=3)
     assert made == again
@@ -39,7 +25,7 @@ def test_realistic_corpus_is_reproducible_and_rarely_repeats_a_line(tmp_path: Pa
 
 
 def test_realistic_pages_hold_about_five_hundred_words() -> None:
-    _bench()
+    load_script("bench")
     import synthetic_corpus as sc
 
     writer = sc.Writer(random.Random(5), sc.organisations(random.Random(5)))
@@ -51,7 +37,7 @@ def test_realistic_pages_hold_about_five_hundred_words() -> None:
 
 
 def test_no_line_is_written_more_than_three_times() -> None:
-    _bench()
+    load_script("bench")
     import synthetic_corpus as sc
 
     writer = sc.Writer(random.Random(1), ["Ashby City Council"])
@@ -63,7 +49,7 @@ def test_no_line_is_written_more_than_three_times() -> None:
 
 
 def test_sentences_agree_with_a_plural_holder() -> None:
-    _bench()
+    load_script("bench")
     import synthetic_corpus as sc
 
     assert sc._agree("strongly supports", "We") == "strongly support"
@@ -73,7 +59,7 @@ def test_sentences_agree_with_a_plural_holder() -> None:
 
 
 def test_repetitive_corpus_is_reproducible(tmp_path: Path) -> None:
-    bench = _bench()
+    bench = load_script("bench")
     made = bench.make_repetitive_corpus(tmp_path / "a", 4, seed=3)
     assert made == bench.make_repetitive_corpus(tmp_path / "b", 4, seed=3)
     assert made["documents"] == made["pdf"] + made["text"] == 4
@@ -81,7 +67,7 @@ def test_repetitive_corpus_is_reproducible(tmp_path: Path) -> None:
 
 
 def test_report_names_machine_targets_floor_ratios_and_fixed_costs() -> None:
-    bench = _bench()
+    bench = load_script("bench")
     run = {"seconds": 100.0, "peak_rss_mb": 900.0,
            "summary": {"ingest_seconds": 40.0, "analyse_seconds": 50.0}}
     fixed = {"min": 1.0, "median": 1.5, "max": 2.0}
@@ -117,7 +103,7 @@ def test_report_names_machine_targets_floor_ratios_and_fixed_costs() -> None:
 
 
 def test_hand_written_notes_survive_a_rewrite(tmp_path: Path) -> None:
-    bench = _bench()
+    bench = load_script("bench")
     report = tmp_path / "BENCHMARKS.md"
     assert bench._notes(report) == ""
     report.write_text(f"# old figures\n\n{bench.NOTES_MARKER}\n\n## Notes\n\nKept.\n",

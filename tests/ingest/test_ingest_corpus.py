@@ -18,6 +18,7 @@ from pipeline.errors import (
 )
 from pipeline.ingest import IngestedDocument, SourceFile, discover, ingest_document
 from tests.ingest.helpers import with_corpus, with_ingest
+from tests.script_loader import load_script
 
 pytestmark = pytest.mark.slow
 
@@ -175,20 +176,10 @@ def test_pdf_versions_page_numbers_are_right(
             assert head in raw[row["page"] - 1], (stem, row["page"], row["text"])
 
 
-def test_make_corpus_pdfs_is_reproducible(
-    corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib.util
+def test_make_corpus_pdfs_is_reproducible(corpus_dir: Path, tmp_path: Path) -> None:
     import shutil
-    import sys
 
-    spec = importlib.util.spec_from_file_location(
-        "make_corpus_pdfs", corpus_dir.parent / "scripts" / "make_corpus_pdfs.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = load_script("make_corpus_pdfs")
     digests = []
     for run in ("a", "b"):
         folder = tmp_path / run

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _stance_cv() -> ModuleType:
-    if str(ROOT / "scripts") not in sys.path:
-        sys.path.insert(0, str(ROOT / "scripts"))
-    spec = importlib.util.spec_from_file_location("stance_cv", ROOT / "scripts" / "stance_cv.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["stance_cv"] = module  # its dataclasses look their module up while defined
-    spec.loader.exec_module(module)
-    return module
+from tests.script_loader import load_script
 
 
 def test_threshold_withholds_the_unlikely_wrong_positions() -> None:
-    cv = _stance_cv()
+    cv = load_script("stance_cv")
     probability = np.array([0.9, 0.8, 0.22, 0.21, 0.1])
     labels = ["right", "right", "wrong", "wrong", "right"]
     # keeping all: 2*3/(5+4) = 0.667; from 0.25 on: 2*2/(2+4) = 0.667; 0.2 keeps 4: 2*2/(4+4)
@@ -33,7 +17,7 @@ def test_threshold_withholds_the_unlikely_wrong_positions() -> None:
 
 
 def test_threshold_keeps_everything_when_the_low_ones_are_right() -> None:
-    cv = _stance_cv()
+    cv = load_script("stance_cv")
     probability = np.array([0.9, 0.3, 0.1, 0.05])
     labels = ["right", "right", "right", "wrong"]
     assert cv.best_min_probability(probability, labels, 3) == 0.0  # 2*3/(4+3) beats 2*2/(2+3)

@@ -397,22 +397,37 @@ def _codebook_labels(rows: list[dict[str, Any]], matched: Matched, match: Embed,
 
 
 def _join_key_points(rows: list[dict[str, Any]], space: np.ndarray, matched: Matched,
-                     labels: np.ndarray, threshold: float, rules: ArgumentRules) -> np.ndarray:
-    """Outliers join the theme whose key point they match best, when the match score reaches
-    ``threshold`` (the matcher puts arguments into themes as it matches ArgKP arguments)."""
-    k = int(labels.max()) + 1 if len(labels) else 0
-    outliers = np.flatnonzero(labels == OUTLIER)
-    if not k or not len(outliers):
-        return labels
-    sims = _own_similarity(space, labels, _theme_centroids(space, labels, k))
-    keys = [_key_point(rows, np.flatnonzero(labels == c), sims, rules) for c in range(k)]
-    # only the outliers and the key points are embedded with the matcher
-    vectors = matched([*outliers.tolist(), *keys])
-    scores = match_scores(vectors[: len(outliers)], vectors[len(outliers) :])
+                     themes: np.ndarray, kept: np.ndarray, threshold: float,
+                     rules: ArgumentRules) -> np.ndarray:
+    """The arguments outside the ``kept`` themes join the kept theme whose key point they
+    match best, when the match score reaches ``threshold`` (the matcher puts arguments into
+    themes as it matches ArgKP arguments).
+
+    ``themes`` are the labels before the cap and ``kept`` after it. An outlier is matched by
+    itself; a theme the cap dissolved is matched by its own key point and joins as a whole,
+    so a large corpus does not embed the members of every dissolved theme with the matcher.
+    """
+    k = int(kept.max()) + 1 if len(kept) else 0
+    left = kept == OUTLIER
+    if not k or not left.any():
+        return kept
+    outliers = np.flatnonzero(themes == OUTLIER)
+    dissolved = np.unique(themes[left & (themes >= 0)])
+    before = _own_similarity(space, themes, _theme_centroids(space, themes))
+    after = _own_similarity(space, kept, _theme_centroids(space, kept, k))
+    queries = [*outliers.tolist(),
+               *(_key_point(rows, np.flatnonzero(themes == d), before, rules) for d in dissolved)]
+    keys = [_key_point(rows, np.flatnonzero(kept == c), after, rules) for c in range(k)]
+    vectors = matched([*queries, *keys])
+    scores = match_scores(vectors[: len(queries)], vectors[len(queries) :])
     best = np.argmax(scores, axis=1)
-    hit = scores[np.arange(len(outliers)), best] >= threshold
-    labels = labels.copy()
-    labels[outliers[hit]] = best[hit]
+    best = np.where(scores[np.arange(len(queries)), best] >= threshold, best, OUTLIER)
+    labels = kept.copy()
+    labels[outliers] = best[: len(outliers)]
+    joins = np.full(int(themes.max()) + 1, OUTLIER, dtype=np.int64)
+    joins[dissolved] = best[len(outliers) :]
+    moved = left & (themes >= 0)
+    labels[moved] = joins[themes[moved]]
     return labels
 
 
@@ -436,23 +451,25 @@ def assign_themes(rows: list[dict[str, Any]], space: np.ndarray, matched: Matche
     centred embeddings), split so that no theme holds both sides, capped at one theme per
     ``arguments_per_theme`` arguments, and the outliers then join the theme whose key point
     they match (``matched``: the matcher embeddings of the arguments at given indices, asked
-    for only where needed; key points chosen by ``rules``). Themes split again if a join
+    for only where needed; key points chosen by ``rules``), a theme the cap dissolved as a
+    whole by its own key point. Themes split again if a join
     brought in the other side, and the cap holds at the end.
     """
     labels = _codebook_labels(rows, matched, match, codebook, config.match_threshold)
     rest = np.flatnonzero(labels == OUTLIER)
+    # without analyst themes every argument is clustered: no copy of the vectors (memory)
+    rest_space = space if len(rest) == len(rows) else space[rest]
     cap = min(config.max_clusters, max(1, len(rows) // config.arguments_per_theme))
     params = replace(cluster_params(config), max_clusters=cap)
-    sub = cluster_vectors(space[rest], params)
+    sub = cluster_vectors(rest_space, params)
     signs = _signs([rows[i] for i in rest])
     if config.split_by_stance:
-        sub = split_by_sign(space[rest], sub, signs, 1)
-    sub = _largest(sub, cap)
-    sub = _join_key_points([rows[i] for i in rest], space[rest],
+        sub = split_by_sign(rest_space, sub, signs, 1)
+    sub = _join_key_points([rows[i] for i in rest], rest_space,
                            lambda idx: matched([int(rest[i]) for i in idx]), sub,
-                           config.match_threshold, rules)
+                           _largest(sub, cap), config.match_threshold, rules)
     if config.split_by_stance:
-        sub = _largest(split_by_sign(space[rest], sub, signs, 1), cap)
+        sub = _largest(split_by_sign(rest_space, sub, signs, 1), cap)
     labels[rest] = np.where(sub >= 0, sub + len(codebook), OUTLIER)
     return labels
 

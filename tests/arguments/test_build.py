@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 import pytest
 
 from pipeline.arguments import argument_id, build_argument_tables, build_arguments
-from pipeline.arguments.build import load_argument_rules
+from pipeline.arguments.build import _join_key_points, _largest, load_argument_rules
+from pipeline.arguments.cluster import OUTLIER
 from pipeline.arguments.codebook import AnalystTheme
 from pipeline.arguments.units import ArgumentClassifier
 from pipeline.config import ArgumentsConfig, load_settings
@@ -275,3 +276,29 @@ def test_analyst_themes_come_first_and_take_their_matches(
     assert {sid for sid, r in rows.items() if r["cluster_id"] == "t-funding-against"} == {
         "d1-00002"}
     assert (against["size"], unused["size"], unused["n_documents"]) == (1, 0, 0)
+
+
+def test_a_theme_dissolved_by_the_cap_joins_as_a_whole_by_its_key_point() -> None:
+    texts = ["Councils need a fair funding settlement for adult social care.",
+             "Adult social care funding must rise to meet demand in every area.",
+             "Funding for social care should follow the growth in need.",
+             "Clinical leaders should sit on the new statutory board.",
+             "The board needs clinicians with a real voice at every meeting.",
+             "Social care budgets should grow in line with local demand.",
+             "Local care funding has to keep pace with an ageing population.",
+             "The weather was pleasant on the day the board met."]
+    rows = [{"text": t} for t in texts]
+    axis = [0, 0, 0, 1, 1, 0, 0, 2]  # the dissolved theme points where the first theme does
+    vectors = np.eye(3, dtype=np.float32)[axis]
+    themes = np.asarray([0, 0, 0, 1, 1, 2, 2, OUTLIER])
+    asked: list[int] = []
+
+    def matched(indices: Sequence[int]) -> np.ndarray:
+        asked.extend(indices)
+        return vectors[list(indices)]
+
+    labels = _join_key_points(rows, vectors, matched, themes, _largest(themes, 2), 0.05, RULES)
+    assert labels.tolist() == [0, 0, 0, 1, 1, 0, 0, OUTLIER]
+    # one key point per theme and the lone outlier: the dissolved theme's members are not
+    # matched one by one
+    assert len(asked) == 4 and 7 in asked and len({5, 6} & set(asked)) == 1

@@ -297,7 +297,7 @@ def floor_embeddings(texts: list[str], nlp: Any, folder: Path,
     """Seconds for the configured embedding backend (``nlp.embedding_backend``, the one the run
     uses; exported model files are taken from ``folder``) to embed ``texts``, without the cache
     (timed on an evenly spread sample, scaled by count); how many texts."""
-    from pipeline.embeddings import embedder_for
+    from pipeline.embeddings import embed_in_batches, embedder_for
 
     if not texts:
         return 0.0, 0
@@ -305,8 +305,7 @@ def floor_embeddings(texts: list[str], nlp: Any, folder: Path,
     embed(texts[:2])  # load the model outside the timing, as the other floors do
     part = texts[:: max(1, len(texts) // sample)]
     started = time.monotonic()
-    for i in range(0, len(part), nlp.embedding_batch_size):
-        embed(part[i : i + nlp.embedding_batch_size])
+    embed_in_batches(embed, part, nlp.embedding_batch_size)  # batched as the cache does
     return (time.monotonic() - started) * len(texts) / len(part), len(texts)
 
 

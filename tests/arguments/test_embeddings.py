@@ -11,6 +11,7 @@ import pytest
 from pipeline.config import NlpConfig, load_settings
 from pipeline.embeddings import (
     EmbeddingCache,
+    embed_in_batches,
     embedder_for,
     normalise,
     onnx_fn,
@@ -58,6 +59,26 @@ def test_batches_respect_batch_size(tmp_path: Path) -> None:
 
     EmbeddingCache(tmp_path, fn, "m", batch_size=2).embed(["a", "b", "c", "d", "e"])
     assert sizes == [2, 2, 1]
+
+
+def test_texts_of_similar_length_share_a_batch_and_rows_keep_their_order() -> None:
+    batches: list[list[str]] = []
+
+    def fn(texts: Sequence[str]) -> np.ndarray:
+        batches.append(list(texts))
+        return np.asarray([[len(t), 0.0] for t in texts])
+
+    texts = ["a short one", "the longest text of them all", "mid length", "the second longest"]
+    vectors = embed_in_batches(fn, texts, 2)
+    assert batches == [["the longest text of them all", "the second longest"],
+                       ["a short one", "mid length"]]
+    assert vectors.tolist() == [[1.0, 0.0]] * 4 and vectors.dtype == np.float32
+    def by_length(batch: Sequence[str]) -> np.ndarray:
+        return np.asarray([[1.0, len(t)] for t in batch])
+
+    # each row is its own text's vector, in the order the texts were given
+    assert np.array_equal(embed_in_batches(by_length, texts, 2), normalise(by_length(texts)))
+    assert embed_in_batches(fn, [], 2).shape == (0, 0)
 
 
 def test_vectors_are_normalised(tmp_path: Path) -> None:

@@ -56,10 +56,14 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def normalise(vectors: np.ndarray) -> np.ndarray:
-    """Return float32 rows scaled to unit length (zero rows stay zero)."""
+def normalise(vectors: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """Return float32 rows scaled to unit length (zero rows stay zero); with ``in_place``, a
+    float32 ``vectors`` is scaled where it is (the same values, no second copy in memory)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    if in_place:
+        vectors /= np.where(norms == 0, 1.0, norms)
+        return vectors
     return vectors / np.where(norms == 0, 1.0, norms)
 
 
@@ -378,4 +382,4 @@ class EmbeddingCache:
                  len(texts), len(texts) - sum(k in missing for k in keys), len(missing))
         if not keys:
             return np.zeros((0, 0), dtype=np.float32)
-        return normalise(np.stack([known[k] for k in keys]))
+        return normalise(np.stack([known[k] for k in keys]), in_place=True)

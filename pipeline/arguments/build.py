@@ -49,6 +49,7 @@ Matched = Callable[[Sequence[int]], np.ndarray]  # matcher vectors of the argume
 STANCE_SIGN = {"support": 1, "conditional": 1, "oppose": -1}
 NO_STANCE = "none"
 SHORTER_BONUS = 0.005  # key point choice: similarity traded per word of length
+_BLOCK = 8192  # sentences classified at a time (memory)
 
 
 @dataclass
@@ -112,7 +113,12 @@ def _select_units(
     """
     if not sentences:
         return [], []
-    proba = classifier.predict_proba(features(vectors, [s["text"] for s in sentences]))
+    # in blocks: the classifier's float64 input for every sentence of a large corpus at once
+    # took more memory than anything else in the stage
+    proba = np.concatenate([
+        classifier.predict_proba(features(vectors[start : start + _BLOCK],
+                                          [s["text"] for s in sentences[start : start + _BLOCK]]))
+        for start in range(0, len(sentences), _BLOCK)])
     classes = classifier.classes_.tolist()
     none_col = classes.index(NONE_KIND)
     ranked = np.argsort(-proba, axis=1, kind="stable")
@@ -628,7 +634,7 @@ def _centred(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
     In a one-topic corpus every sentence shares a large common direction ("this is about
     care systems"); removing it lets the themes that differ decide the distances.
     """
-    return normalise(vectors - mean) if mean.any() else vectors
+    return normalise(vectors - mean, in_place=True) if mean.any() else vectors
 
 
 _SENTENCE_COLUMNS = ["doc_id", "sentence_id", "idx", "text", "page"]

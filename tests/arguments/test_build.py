@@ -209,6 +209,16 @@ def test_two_runs_give_identical_tables(classifier: ArgumentClassifier,
         assert getattr(first, name).equals(getattr(second, name)), name
 
 
+def test_classifying_in_blocks_changes_nothing(classifier: ArgumentClassifier,
+                                              config: ArgumentsConfig,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = _build(FakeEmbedder(), classifier, config)
+    monkeypatch.setattr("pipeline.arguments.build._BLOCK", 2)  # two sentences at a time
+    blocks = _build(FakeEmbedder(), classifier, config)
+    for name in ("arguments", "clusters", "comparison"):
+        assert getattr(whole, name).equals(getattr(blocks, name)), name
+
+
 def test_no_sentences_give_empty_tables(fake_embedder: FakeEmbedder,
                                         classifier: ArgumentClassifier,
                                         config: ArgumentsConfig) -> None:

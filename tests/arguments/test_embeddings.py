@@ -87,6 +87,14 @@ def test_vectors_are_normalised(tmp_path: Path) -> None:
     assert normalise(np.zeros((1, 2))).tolist() == [[0.0, 0.0]]
 
 
+def test_normalising_in_place_gives_the_same_values_without_a_copy() -> None:
+    vectors = np.asarray([[3.0, 4.0], [0.0, 0.0], [1.0, 1e-3]], dtype=np.float32)
+    copied = normalise(vectors)
+    assert vectors[0].tolist() == [3.0, 4.0]  # untouched without in_place
+    scaled = normalise(vectors, in_place=True)
+    assert scaled is vectors and np.array_equal(scaled, copied)
+
+
 def test_namespaces_do_not_share_vectors(tmp_path: Path) -> None:
     EmbeddingCache(tmp_path, Counting(), "model/a").embed(["x"])
     fn = Counting()

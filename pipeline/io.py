@@ -147,7 +147,10 @@ class OutputStore:
             if not path.exists():
                 return empty_table(name)
             return validate(name, pq.read_table(path, schema=TABLES[name]))
-        wanted = sorted(self.part_keys(name) if keys is None else keys & self.part_keys(name))
+        # asked for a few parts, look for those files rather than list the whole folder
+        wanted = sorted(self.part_keys(name) if keys is None else
+                        {k for k in keys if not k.startswith((".", "_"))
+                         and (path / f"{k}.parquet").is_file()})
         if not wanted:
             return empty_table(name)
         parts = [pq.read_table(path / f"{key}.parquet", schema=TABLES[name]) for key in wanted]

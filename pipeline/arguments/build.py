@@ -221,7 +221,7 @@ def _key_point(rows: list[dict[str, Any]], members: np.ndarray, sims: np.ndarray
     """The member an analyst can quote for its theme: among quotable members (concise,
     complete argumentative sentences) if any, the most similar to the theme, shorter ones
     preferred (a sentence of 30 words must be 0.1 closer than one of 10 to win)."""
-    quotable = [i for i in members if rules.is_quotable(rows[i]["text"])]
+    quotable = [i for i in members if rules.is_quotable(rows[i]["text"], argument=True)]
     candidates = np.asarray(quotable or members, dtype=np.int64)
     words = np.asarray([len(rows[i]["text"].split()) for i in candidates], dtype=np.float32)
     score = np.nan_to_num(sims[candidates], nan=-1.0) - SHORTER_BONUS * words
@@ -325,7 +325,7 @@ def _comparison_rows(rows: list[dict[str, Any]], labels: np.ndarray, sims: np.nd
     out = []
     for (c, holder, stance), members in sorted(groups.items()):
         best = max(members, key=lambda i: (bool(rows[i]["holder_is_author"]),
-                                           rules.is_quotable(rows[i]["text"]),
+                                           rules.is_quotable(rows[i]["text"], argument=True),
                                            float(np.nan_to_num(sims[i], nan=-1.0)), -i))
         out.append({
             "cluster_id": rows[best]["cluster_id"], "holder": holder, "stance": stance,

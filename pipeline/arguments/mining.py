@@ -132,14 +132,17 @@ class ArgumentRules:
             return "description"
         return None
 
-    def is_quotable(self, text: str) -> bool:
+    def is_quotable(self, text: str, argument: bool = False) -> bool:
         """Whether ``text`` can be a key point: an argument of readable length that starts as
-        a sentence does (not mid-sentence, not a list fragment)."""
+        a sentence does (not mid-sentence, not a list fragment). With ``argument``, ``text``
+        is known to be an argument (it passed :meth:`not_argument_reason`, as every row of
+        the arguments table did), and that is not checked again."""
         stripped = text.strip()
         n = len(_words(stripped))
+        checked = argument and stripped == text
         return (QUOTE_MIN_WORDS <= n <= QUOTE_MAX_WORDS and stripped[:1].isupper()
                 and stripped[-1:] in ".!\"'’”)" and not _ANAPHORA.match(stripped)
-                and self.not_argument_reason(stripped) is None)
+                and (checked or self.not_argument_reason(stripped) is None))
 
 
 def argument_rules(targets: TargetSet,

@@ -77,6 +77,15 @@ def test_quotable_key_points_are_complete_and_concise() -> None:
     assert not RULES.is_quotable("Should councils keep an equal voice on the new board?")
 
 
+def test_a_known_argument_is_not_checked_again_for_being_one() -> None:
+    procedural = "The board is asked to note the progress made by the partnership this year."
+    assert RULES.not_argument_reason(procedural) == "procedural"
+    assert not RULES.is_quotable(procedural)
+    assert RULES.is_quotable(procedural, argument=True)  # the caller vouches for it
+    # a text with surrounding spaces is not the one that was checked: it is checked again
+    assert not RULES.is_quotable(f" {procedural} ", argument=True)
+
+
 def _riverside(tmp_path: Path) -> ArgumentRules:
     path = tmp_path / "riverside.yaml"
     path.write_text(yaml.safe_dump(RIVERSIDE), encoding="utf-8")

@@ -31,7 +31,13 @@ from pipeline.arguments.duplicates import (
     usable,
 )
 from pipeline.arguments.keywords import ctfidf_keywords
-from pipeline.arguments.match import MATCHER_PATH, match_scores, matcher_for, matcher_onnx
+from pipeline.arguments.match import (
+    MATCHER_PATH,
+    export_matcher,
+    match_scores,
+    matcher_for,
+    matcher_onnx,
+)
 from pipeline.arguments.mining import ArgumentRules, argument_rules, label_from_key_point
 from pipeline.arguments.themes import ThemeIndex, load_index, needs_rebuild, save_index, stamped
 from pipeline.arguments.units import NONE_KIND, ArgumentClassifier, features
@@ -41,6 +47,7 @@ from pipeline.entities import load_register
 from pipeline.io import OutputStore, read_arrays, write_arrays
 from pipeline.schema import to_table
 from pipeline.stance import load_targets
+from pipeline.workers import run_in_child
 
 log = logging.getLogger(__name__)
 
@@ -733,7 +740,13 @@ def build_arguments(store: OutputStore, settings: Settings,
     classifier = load_classifier(settings)
     rules = load_argument_rules(settings)
     if MATCHER_PATH.exists():
-        matcher = matcher_for(store.cache_dir("embeddings"), settings.nlp.embedding_batch_size)
+        folder, batch = store.cache_dir("embeddings"), settings.nlp.embedding_batch_size
+        if not matcher_onnx(folder).exists():
+            # exporting loads torch and the sentence-transformers model (about 0.7 GB, never
+            # given back): in a child, not in this process, which is about to hold every
+            # argument of the corpus
+            run_in_child(export_matcher, (folder, batch), "matcher-export")
+        matcher = matcher_for(folder, batch)
     else:  # a checkout without the trained matcher: match with the general embeddings
         log.warning("arguments: %s is missing; matching with %s", MATCHER_PATH,
                     settings.nlp.embedding_model)

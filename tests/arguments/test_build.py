@@ -16,6 +16,7 @@ from pipeline.arguments import argument_id, build_argument_tables, build_argumen
 from pipeline.arguments.build import _join_key_points, _largest, load_argument_rules
 from pipeline.arguments.cluster import OUTLIER
 from pipeline.arguments.codebook import AnalystTheme
+from pipeline.arguments.match import export_matcher, matcher_onnx
 from pipeline.arguments.units import ArgumentClassifier
 from pipeline.config import ArgumentsConfig, load_settings
 from pipeline.io import OutputStore
@@ -259,6 +260,31 @@ def test_entry_point_reads_the_store_and_caches_embeddings(
     for name in ("arguments", "clusters", "comparison"):
         store.write_table(name, getattr(first, name))
     assert store.read_table("clusters").num_rows == first.clusters.num_rows
+
+
+def test_a_missing_matcher_is_exported_in_a_child_process_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    class Stop(Exception):
+        pass
+
+    def child(job: Any, args: tuple[Any, ...], what: str) -> None:
+        calls.append((job, args, what))
+        raise Stop  # nothing after the export is needed here
+
+    monkeypatch.setattr("pipeline.arguments.build.run_in_child", child)
+    settings = load_settings()
+    store = OutputStore(tmp_path)
+    folder = store.cache_dir("embeddings")
+    with pytest.raises(Stop):
+        build_arguments(store, settings)
+    assert calls == [(export_matcher, (folder, settings.nlp.embedding_batch_size),
+                      "matcher-export")]
+    calls.clear()
+    matcher_onnx(folder).touch()  # exported: an empty corpus then never calls the matcher
+    assert build_arguments(store, settings).arguments.num_rows == 0
+    assert calls == []
 
 
 def test_analyst_themes_come_first_and_take_their_matches(

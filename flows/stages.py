@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from flows.catalog import STAGES
+from flows.catalog import STAGES, Stage
 from flows.incremental import AnalysisOutcome, IngestOutcome, error_key, rel_path_of
 from pipeline import corrections, report
 from pipeline.chain import ENTITIES, STANCE, Analysers, analyse_document, load_analysers
@@ -28,7 +28,7 @@ from pipeline.ingest import IngestedDocument, SourceFile, ingest_document
 from pipeline.io import OutputStore
 from pipeline.safety import clean_message, printable_path
 from pipeline.schema import to_table
-from pipeline.workers import run_in_child, run_isolated
+from pipeline.workers import release_memory, run_in_child, run_isolated
 
 if TYPE_CHECKING:
     from pipeline.embeddings import EmbeddingCache
@@ -51,8 +51,15 @@ def cached(kind: str, fingerprint: str, load: Callable[[], Any]) -> Any:
 def build_corpus_stage(name: str, store: OutputStore, settings: Settings,
                        fingerprint: str) -> int:
     """Build and write the tables of the corpus-level stage ``name``; the rows of its first."""
-    stage = STAGES[name]
-    assert stage.build is not None, f"{name} is not a corpus-level stage"
+    try:
+        return _build_and_write(STAGES[name], store, settings, fingerprint)
+    finally:
+        release_memory()  # the tables are out of scope once the builder returns
+
+
+def _build_and_write(stage: Stage, store: OutputStore, settings: Settings,
+                     fingerprint: str) -> int:
+    assert stage.build is not None, f"{stage.name} is not a corpus-level stage"
     tables = stage.build(store, settings, fingerprint)
     for table in stage.writes:
         store.write_table(table, tables[table])
@@ -91,7 +98,10 @@ def ingest_one(source: SourceFile, settings: Settings, store: OutputStore) -> In
 
 def mark_copies(store: OutputStore, settings: Settings) -> dict[str, int]:
     """Mark near-identical documents as copies of one canonical document (``copy_of``)."""
-    return mark_near_copies(store, settings.ingest.copy_similarity)
+    try:
+        return mark_near_copies(store, settings.ingest.copy_similarity)
+    finally:
+        release_memory()
 
 
 def apply_corrections(store: OutputStore, settings: Settings, path: Path) -> dict[str, Any]:

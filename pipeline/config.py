@@ -34,7 +34,7 @@ class CorpusConfig(_Section):
 
 
 class IngestConfig(_Section):
-    pdf_extractor: Literal["pdfplumber", "pdfium"]
+    pdf_extractor: Literal["auto", "pdfplumber", "pdfium"]
     min_chars_per_page: int = Field(ge=0)
     header_footer_min_share: float = Field(gt=0, le=1)
     copy_similarity: float = Field(default=0.85, gt=0, le=1)

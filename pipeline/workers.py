@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -281,6 +283,20 @@ def run_in_child(job: Job, args: tuple[Any, ...], what: str) -> None:
     if process.exitcode != 0:
         raise RuntimeError(f"{what} failed in its process (exit code {process.exitcode}); "
                            "its error is printed above")
+
+
+def release_memory() -> None:
+    """Give the memory a finished corpus-level stage freed back to the system.
+
+    Python, pyarrow's allocator and glibc keep freed memory for reuse, so this long-lived
+    process would otherwise enter each stage holding the high-water mark of the ones before:
+    at 1,000 documents, marking copies left about 1 GB that the arguments stage then grew on.
+    """
+    gc.collect()
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # glibc only
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def can_isolate() -> bool:

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.config import load_settings
 from pipeline.errors import EmptyDocumentError, LimitExceededError, WorkerCrashedError
-from pipeline.workers import Limits, WorkerPool, resident_mb, run_isolated
+from pipeline.workers import Limits, WorkerPool, release_memory, resident_mb, run_isolated
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(seconds=30, memory_mb=1500)
@@ -162,3 +162,17 @@ def test_a_worker_that_died_while_idle_is_replaced_and_reaped(pool: WorkerPool) 
     time.sleep(0.5)
     assert pool.run(pid, (0,), "k.txt", LIMITS) not in (dead, os.getpid())
     assert len(pool._workers) == 1
+
+
+def test_release_memory_returns_freed_memory_to_the_system() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    table = pa.table({"x": np.arange(8_000_000, dtype=np.int64)})  # 64 MB from pyarrow's pool
+    before = resident_mb(os.getpid())
+    del table
+    release_memory()
+    after = resident_mb(os.getpid())
+    assert before is not None and after is not None
+    assert pa.total_allocated_bytes() == 0
+    assert after < before - 32

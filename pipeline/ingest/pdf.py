@@ -1,8 +1,12 @@
-"""PDF text extraction, page by page: pdfplumber (default) or pypdfium2 (fast).
+"""PDF text extraction, page by page: ``auto`` (default), pdfplumber or pypdfium2.
 
-Both return one list of lines per page. pdfplumber pages are de-duplicated (overprinted
+Each returns one list of lines per page. pdfplumber pages are de-duplicated (overprinted
 "bold" characters), read column by column when a gutter splits the page, and read along the
-text direction when the text is rotated.
+text direction when the text is rotated. ``auto`` reads the characters of a page with pdfium
+(about ten times faster than pdfminer, which pdfplumber builds on) and lays them out by the
+same rules, handing pdfplumber the pages those characters cannot serve (rotated, overprinted
+or unmapped glyphs, no text, a rotated or cropped page): the text is pdfplumber's, faster.
+``pdfium`` alone reads pdfium's own text order, with no columns or paragraph gaps.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ def extract_pdf(
     if not data.lstrip(b"\x00\t\n\r\x0c ").startswith(b"%PDF-"):
         raise CorruptDocumentError(name, "not a valid PDF: the file does not start with %PDF-")
     _check_inflated_size(data, name, max_inflated)
-    pages = _pdfium_pages if extractor == "pdfium" else _pdfplumber_pages
+    pages = {"pdfium": _pdfium_pages, "auto": _auto_pages}.get(extractor, _pdfplumber_pages)
     try:
         return list(pages(data, name, password, max_pages, tick))
     except CorruptDocumentError as exc:
@@ -218,12 +222,25 @@ def _plumber_page_text(page: Page) -> str:
     upright = sum(1 for c in chars if c.get("upright", True))
     if upright < len(chars) / 2:
         return _rotated_text(page, chars)
-    words = page.extract_words()
-    lines = _group_lines(words)
-    gutters = _find_gutters(lines, float(page.height))
+    return _chars_text(chars, page.bbox)
+
+
+def _chars_text(chars: list[dict[str, Any]], bbox: tuple[float, float, float, float]) -> str:
+    """The text of a page's upright characters (pdfplumber's char dicts) inside ``bbox``:
+    column by column when a gutter splits the page, else line by line with paragraph gaps."""
+    from pdfplumber.utils.text import WordExtractor
+
+    width, height = bbox[2] - bbox[0], bbox[3] - bbox[1]
+    # One pass from characters to words serves both the column test and the text lines
+    # (page.extract_words and page.extract_text_lines would each make it).
+    wordmap = WordExtractor().extract_wordmap(chars)
+    lines = _group_lines([word for word, _ in wordmap.tuples])
+    gutters = _find_gutters(lines, float(height))
     if not gutters:
-        return _paragraph_text(page.extract_text_lines(return_chars=False))
-    return _columns_text(lines, gutters, float(page.height))
+        textmap = wordmap.to_textmap(layout_bbox=bbox, layout_width=width,
+                                     layout_height=height, presorted=True)
+        return _paragraph_text(textmap.extract_text_lines(strip=True, return_chars=False))
+    return _columns_text(lines, gutters, float(height))
 
 
 def _paragraph_text(lines: list[dict[str, Any]]) -> str:
@@ -355,6 +372,125 @@ def _has_gap(spans: list[tuple[float, float]], lo: float, hi: float, width: floa
 
 def _words_text(words: list[Word]) -> str:
     return " ".join(str(w["text"]) for w in sorted(words, key=lambda w: w["x0"]))
+
+
+def _auto_pages(
+    data: bytes, name: str, password: str | None, max_pages: int, tick: Tick
+) -> Iterator[PageLines]:
+    """Characters read by pdfium, laid out by the same rules as pdfplumber's (words, lines,
+    columns, paragraphs); a page with rotated, overprinted or unmapped characters, or a
+    rotated or cropped page, is read by pdfplumber instead. pdfium parses a page about ten
+    times faster than pdfminer, on which pdfplumber builds. A file pdfium cannot open goes to
+    pdfplumber whole, so that its error is the one pdfplumber gives."""
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data, password=password or None)
+    except pdfium.PdfiumError:
+        yield from _pdfplumber_pages(data, name, password, max_pages, tick)
+        return
+    plumber: Any = None
+    try:
+        _check_pages(name, len(pdf), max_pages)
+        for number in range(1, len(pdf) + 1):
+            tick(number)
+            text = _pdfium_plain_text(pdf, number)
+            if text is None:
+                plumber = plumber or _open_plumber(data, name, password)
+                text = _plumber_page(plumber, name, number)
+            yield text.split("\n")
+    finally:
+        pdf.close()
+        if plumber is not None:
+            plumber.close()
+
+
+def _open_plumber(data: bytes, name: str, password: str | None) -> Any:
+    import io
+
+    import pdfplumber
+
+    try:
+        return pdfplumber.open(io.BytesIO(data), password=password or "")
+    except Exception as exc:
+        raise _open_error(name, exc, password) from exc
+
+
+def _plumber_page(pdf: Any, name: str, number: int) -> str:
+    """The text of page ``number`` of the open pdfplumber document ``pdf``."""
+    try:
+        page = pdf.pages[number - 1]
+    except Exception as exc:
+        raise CorruptDocumentError(
+            name, f"not a valid PDF: page {number} cannot be read ({_reason(exc)})") from exc
+    try:
+        return _plumber_page_text(page)
+    except DocumentError:
+        raise
+    except Exception as exc:
+        raise CorruptDocumentError(
+            name, f"not a valid PDF: page {number} cannot be read ({_reason(exc)})"
+        ) from exc
+    finally:
+        page.close()
+
+
+def _pdfium_plain_text(pdf: Any, number: int) -> str | None:
+    """The text of page ``number`` from pdfium's characters, or None when pdfplumber must
+    read it (see :func:`_auto_pages`) or pdfium fails on it."""
+    import pypdfium2 as pdfium
+
+    try:
+        page = pdf[number - 1]
+    except pdfium.PdfiumError:
+        return None
+    try:
+        left, bottom, right, top = page.get_mediabox()
+        if page.get_rotation() or page.get_cropbox() != (left, bottom, right, top):
+            return None
+        textpage = page.get_textpage()
+        try:
+            chars = _pdfium_chars(textpage, left, top)
+        finally:
+            textpage.close()
+    except pdfium.PdfiumError:
+        return None
+    finally:
+        page.close()
+    if not chars or _has_duplicate_chars(chars):  # no text: pdfplumber says why, if it can
+        return None
+    return _chars_text(chars, (0.0, 0.0, right - left, top - bottom))
+
+
+_RIGHT_ANGLE = 1e-3  # radians: pdfium's angle of an upright glyph is 0
+
+
+def _pdfium_chars(textpage: Any, left: float, top: float) -> list[dict[str, Any]] | None:
+    """pdfplumber-style char dicts (text, x0, x1, top, bottom, doctop, upright) of a page,
+    in page coordinates from its top-left corner; None at the first glyph that is rotated or
+    has no Unicode text (pdfplumber shows those its own way)."""
+    import pypdfium2.raw as raw
+
+    handle, box = textpage.raw, raw.FS_RECTF()
+    chars: list[dict[str, Any]] = []
+    for i in range(raw.FPDFText_CountChars(handle)):
+        code = raw.FPDFText_GetUnicode(handle, i)
+        if raw.FPDFText_IsGenerated(handle, i) == 1:
+            # pdfium's own line breaks carry nothing; its spaces stand for the space glyphs
+            # it reads as gaps, which pdfplumber reads as characters: a word ends there.
+            if code == 0x20 and chars and chars[-1]["text"] != " ":
+                chars.append({**chars[-1], "text": " ", "x0": chars[-1]["x1"]})
+            continue
+        if code < 0x20 or 0xD800 <= code < 0xE000 or code in (0xFFFD, 0xFFFE, 0xFFFF):
+            return None
+        if raw.FPDFText_GetCharAngle(handle, i) > _RIGHT_ANGLE:
+            return None
+        if not raw.FPDFText_GetLooseCharBox(handle, i, box):
+            return None
+        y0, y1 = top - box.top, top - box.bottom
+        chars.append({"text": chr(code), "x0": box.left - left, "x1": box.right - left,
+                      "top": y0, "bottom": y1, "doctop": y0, "upright": True})
+    return chars
 
 
 def _pdfium_pages(

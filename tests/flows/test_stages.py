@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from flows import stages
 from pipeline.config import load_settings
 from pipeline.io import OutputStore
@@ -25,3 +27,13 @@ def test_the_stance_model_embeds_through_the_process_embedder(tmp_path: Path) ->
     embedder = stages._embedder(settings, store)
     assert found.stance_model.embed_fn.__self__ is embedder  # type: ignore[union-attr]
     assert found.embed.__self__ is embedder  # type: ignore[union-attr]
+
+
+def test_a_corpus_stage_gives_its_memory_back_after_writing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(stages, "release_memory", lambda: calls.append("released"))
+    store = OutputStore(tmp_path)
+    assert stages.build_corpus_stage("organisations", store, load_settings(), "fp") == 0
+    assert calls == ["released"]
+    assert store.exists("organisations")

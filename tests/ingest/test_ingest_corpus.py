@@ -213,7 +213,7 @@ SHARED_OUTCOMES: dict[str, type[DocumentError] | None] = {
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize("extractor", ["pdfplumber", "pdfium"])
+@pytest.mark.parametrize("extractor", ["auto", "pdfplumber", "pdfium"])
 def test_every_shared_pdf_is_ingested_or_a_document_error(
     shared_dir: Path, settings: Settings, extractor: str
 ) -> None:

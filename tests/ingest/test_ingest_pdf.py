@@ -1,0 +1,145 @@
+"""The ``auto`` PDF extractor: pdfium's characters laid out by pdfplumber's rules, and
+pdfplumber itself for the pages that need it."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import DocumentError
+from pipeline.ingest import pdf
+from pipeline.ingest.clean import replace_unmapped_glyphs
+from tests.ingest.helpers import pdf_bytes, two_column_pdf
+
+LIMITS = (1000, 1 << 30)
+
+
+def _pages(data: bytes, extractor: str, password: str | None = None) -> list[list[str]]:
+    return pdf.extract_pdf(data, "test.pdf", extractor, password, LIMITS, lambda _: None)
+
+
+@pytest.fixture
+def fallbacks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The numbers of the pages the auto extractor hands to pdfplumber."""
+    seen: list[int] = []
+    read = pdf._plumber_page
+
+    def counted(document: object, name: str, number: int) -> str:
+        seen.append(number)
+        return read(document, name, number)
+
+    monkeypatch.setattr(pdf, "_plumber_page", counted)
+    return seen
+
+
+def _rotated_pdf() -> bytes:
+    """One page: a line set upright, then a line turned a quarter turn (a margin note)."""
+    from reportlab import rl_config
+    from reportlab.pdfgen.canvas import Canvas
+
+    rl_config.invariant = 1
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer)
+    canvas.setFont("Helvetica", 10)
+    canvas.drawString(72, 760, "The trust supports the plan for the new clinic.")
+    canvas.saveState()
+    canvas.translate(40, 300)
+    canvas.rotate(90)
+    canvas.drawString(0, 0, "Draft for the board only")
+    canvas.restoreState()
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _blank_pdf() -> bytes:
+    """One page with a drawn box and no text (what a scan without a text layer looks like)."""
+    from reportlab import rl_config
+    from reportlab.pdfgen.canvas import Canvas
+
+    rl_config.invariant = 1
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer)
+    canvas.rect(72, 400, 300, 200, fill=1)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+PAGES = [
+    ["Annual review of the community services", "",
+     "The council welcomes the plan, provided that funding follows the new duties.",
+     "We are concerned that smaller providers will struggle to take part."],
+    ["Question 2: Do you agree with the proposal?",
+     "Yes. The partnership should keep a seat for the voluntary sector."],
+]
+
+
+def test_auto_reads_plain_pages_as_pdfplumber_does(fallbacks: list[int]) -> None:
+    data = pdf_bytes(PAGES, header="Borough council", footer="Cabinet papers")
+    assert _pages(data, "auto") == _pages(data, "pdfplumber")
+    assert _pages(data, "auto")[1] == [
+        "Borough council", "Question 2: Do you agree with the proposal?",
+        "Yes. The partnership should keep a seat for the voluntary sector.", "",
+        "Cabinet papers, page 2"]
+    assert fallbacks == []
+
+
+def test_auto_reads_two_columns_one_after_the_other(fallbacks: list[int]) -> None:
+    left = [f"Left point {i} is about waiting times." for i in range(8)]
+    right = [f"Right point {i} is about the workforce." for i in range(8)]
+    data = two_column_pdf(left, right)
+    lines = _pages(data, "auto")[0]
+    assert lines == _pages(data, "pdfplumber")[0]
+    assert lines == left + right
+    assert fallbacks == []
+
+
+def test_auto_hands_a_page_with_rotated_text_to_pdfplumber(fallbacks: list[int]) -> None:
+    data = _rotated_pdf()
+    assert _pages(data, "auto") == _pages(data, "pdfplumber")
+    assert fallbacks == [1]
+
+
+def test_auto_hands_a_page_without_text_to_pdfplumber(fallbacks: list[int]) -> None:
+    data = _blank_pdf()
+    assert _pages(data, "auto") == _pages(data, "pdfplumber") == [[""]]
+    assert fallbacks == [1]
+
+
+def test_auto_opens_an_encrypted_pdf_with_its_password(fallbacks: list[int]) -> None:
+    data = pdf_bytes(PAGES, password="s3cret")
+    assert _pages(data, "auto", "s3cret") == _pages(data, "pdfplumber", "s3cret")
+    assert fallbacks == []
+
+
+def test_auto_gives_pdfplumbers_error_when_pdfium_cannot_open_the_file() -> None:
+    data = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
+    errors = []
+    for extractor in ("auto", "pdfplumber"):
+        with pytest.raises(DocumentError) as caught:
+            _pages(data, extractor)
+        errors.append((type(caught.value), caught.value.reason))
+    assert errors[0] == errors[1]
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_auto_matches_pdfplumber_on_real_pdfs(shared_dir: Path, corpus_dir: Path) -> None:
+    """Every page of the real-world PDFs reads the same; pdfium maps the bullets that
+    pdfminer leaves as "(cid:N)", which cleaning turns into the same bullet."""
+    paths = sorted((shared_dir / "pdfs").glob("*.pdf")) + sorted(corpus_dir.glob("*.pdf"))
+    compared = 0
+    for path in paths:
+        data = path.read_bytes()
+        try:
+            expected = _pages(data, "pdfplumber")
+        except DocumentError:
+            continue
+        got = _pages(data, "auto")
+        assert [[replace_unmapped_glyphs(line) for line in page] for page in got] == [
+            [replace_unmapped_glyphs(line) for line in page] for page in expected], path.name
+        compared += len(expected)
+    assert compared >= 30

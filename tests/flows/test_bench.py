@@ -100,6 +100,15 @@ def test_report_names_machine_targets_floor_ratios_and_fixed_costs() -> None:
     assert "| `stancemap report` | 1.00 | 1.50 | 2.00 |" in text
     assert "| unchanged `stancemap run` on the demo outputs (median) | ≤ 4 s | 3.50 s |" in text
     assert "| ingest | 40.0 | 0.25 | 1.82 | 37.50 | 600.00 |" in text
+    assert "extractor" not in text
+    results["floor"].update({"extractor": "auto", "extractor_s": 4.0})
+    text = bench.render(results)
+    assert "| the run's PDF extractor (`auto`), every PDF page | 17.50 pages/s | 4.0 | 2.0 | " \
+           "ingest | 40.0 | 20.00 |" in text
+    assert "| floor total with the run's PDF extractor |  | 29.0 | 14.5 | cold run | 100.0 | " \
+           "6.90 |" in text
+    assert "| cold run / floor with the run's PDF extractor (`auto`) | ≤ 1.3 | 6.90 |" in text
+    assert "| cold run / floor (one-core total ÷ 2) | ≤ 1.3 | 5.71 |" in text
 
 
 def test_hand_written_notes_survive_a_rewrite(tmp_path: Path) -> None:

@@ -196,28 +196,25 @@ def onnx_fn(model_name: str, batch_size: int, folder: Path, quantise: bool = Fal
             layers: Path | None = None, variant: str = "") -> EmbedFn:
     """An :data:`EmbedFn` running ``model_name`` with ONNX Runtime (mean pooling, like the
     sentence-transformers model), exporting it into ``folder`` on first use; ``layers`` and
-    ``variant`` (a name suffix) select fine-tuned encoder layers (see :func:`_export_onnx`)."""
+    ``variant`` (a name suffix) select fine-tuned encoder layers (see :func:`_export_onnx`).
+
+    Texts go in ``batch_size`` at a time in the order given: :func:`embed_in_batches`, which
+    every cache call goes through, hands them over sorted by length."""
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         name = f"{model_name}{'-int8' if quantise else ''}{variant}.onnx"
         path = _exported(model_name, folder / name, quantise, layers)
         session, tokenizer = _onnx_session(str(path)), _tokenizer(model_name)
-        # Batch texts of similar length together, as sentence-transformers does: less padding.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        vectors = np.empty((len(texts), 0), dtype=np.float32)
+        pooled: list[np.ndarray] = []
         for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
             with _TOKENIZER_LOCK:
-                encoded = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                    max_length=MAX_TOKENS, return_tensors="np")
+                encoded = tokenizer(list(texts[start : start + batch_size]), padding=True,
+                                    truncation=True, max_length=MAX_TOKENS, return_tensors="np")
             feed = {name: encoded[name].astype(np.int64) for name in _ONNX_INPUTS}
             hidden = session.run(None, feed)[0]
             mask = feed["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0)
-            if vectors.shape[1] == 0:
-                vectors = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
-            vectors[rows] = pooled
-        return normalise(vectors)
+            pooled.append((hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0))
+        return normalise(np.concatenate(pooled)) if pooled else np.zeros((0, 0), np.float32)
 
     return embed
 

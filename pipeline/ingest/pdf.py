@@ -15,6 +15,7 @@ import itertools
 import logging
 import re
 import statistics
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
     from pdfplumber.page import Page
 
 log = logging.getLogger(__name__)
+
+# PDFium may not be entered by two threads of a process at once, even for two documents
+# (pypdfium2's documentation): every call into it holds this lock.
+_PDFIUM_LOCK = threading.RLock()
 
 PageLines = list[str]
 Tick = Callable[[int], None]
@@ -385,14 +390,16 @@ def _auto_pages(
     import pypdfium2 as pdfium
 
     try:
-        pdf = pdfium.PdfDocument(data, password=password or None)
+        with _PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(data, password=password or None)
+            n_pages = len(pdf)
     except pdfium.PdfiumError:
         yield from _pdfplumber_pages(data, name, password, max_pages, tick)
         return
     plumber: Any = None
     try:
-        _check_pages(name, len(pdf), max_pages)
-        for number in range(1, len(pdf) + 1):
+        _check_pages(name, n_pages, max_pages)
+        for number in range(1, n_pages + 1):
             tick(number)
             text = _pdfium_plain_text(pdf, number)
             if text is None:
@@ -400,7 +407,8 @@ def _auto_pages(
                 text = _plumber_page(plumber, name, number)
             yield text.split("\n")
     finally:
-        pdf.close()
+        with _PDFIUM_LOCK:
+            pdf.close()
         if plumber is not None:
             plumber.close()
 
@@ -440,23 +448,24 @@ def _pdfium_plain_text(pdf: Any, number: int) -> str | None:
     read it (see :func:`_auto_pages`) or pdfium fails on it."""
     import pypdfium2 as pdfium
 
-    try:
-        page = pdf[number - 1]
-    except pdfium.PdfiumError:
-        return None
-    try:
-        left, bottom, right, top = page.get_mediabox()
-        if page.get_rotation() or page.get_cropbox() != (left, bottom, right, top):
-            return None
-        textpage = page.get_textpage()
+    with _PDFIUM_LOCK:
         try:
-            chars = _pdfium_chars(textpage, left, top)
+            page = pdf[number - 1]
+        except pdfium.PdfiumError:
+            return None
+        try:
+            left, bottom, right, top = page.get_mediabox()
+            if page.get_rotation() or page.get_cropbox() != (left, bottom, right, top):
+                return None
+            textpage = page.get_textpage()
+            try:
+                chars = _pdfium_chars(textpage, left, top)
+            finally:
+                textpage.close()
+        except pdfium.PdfiumError:
+            return None
         finally:
-            textpage.close()
-    except pdfium.PdfiumError:
-        return None
-    finally:
-        page.close()
+            page.close()
     if not chars or _has_duplicate_chars(chars):  # no text: pdfplumber says why, if it can
         return None
     return _chars_text(chars, (0.0, 0.0, right - left, top - bottom))
@@ -499,27 +508,31 @@ def _pdfium_pages(
     import pypdfium2 as pdfium
 
     try:
-        pdf = pdfium.PdfDocument(data, password=password or None)
+        with _PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(data, password=password or None)
+            n_pages = len(pdf)
     except pdfium.PdfiumError as exc:
         raise _open_error(name, exc, password) from exc
     try:
-        _check_pages(name, len(pdf), max_pages)
-        for number in range(1, len(pdf) + 1):
+        _check_pages(name, n_pages, max_pages)
+        for number in range(1, n_pages + 1):
             tick(number)
-            page = pdf[number - 1]
-            try:
-                textpage = page.get_textpage()
-                text = textpage.get_text_range()
-                textpage.close()
-            except pdfium.PdfiumError as exc:
-                raise CorruptDocumentError(
-                    name, f"not a valid PDF: page {number} cannot be read ({_reason(exc)})"
-                ) from exc
-            finally:
-                page.close()
+            with _PDFIUM_LOCK:
+                page = pdf[number - 1]
+                try:
+                    textpage = page.get_textpage()
+                    text = textpage.get_text_range()
+                    textpage.close()
+                except pdfium.PdfiumError as exc:
+                    raise CorruptDocumentError(
+                        name, f"not a valid PDF: page {number} cannot be read ({_reason(exc)})"
+                    ) from exc
+                finally:
+                    page.close()
             yield text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     finally:
-        pdf.close()
+        with _PDFIUM_LOCK:
+            pdf.close()
 
 
 def _open_error(name: str, exc: BaseException, password: str | None) -> DocumentError:

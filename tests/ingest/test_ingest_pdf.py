@@ -143,3 +143,16 @@ def test_auto_matches_pdfplumber_on_real_pdfs(shared_dir: Path, corpus_dir: Path
             [replace_unmapped_glyphs(line) for line in page] for page in expected], path.name
         compared += len(expected)
     assert compared >= 30
+
+
+@pytest.mark.parametrize("extractor", ["auto", "pdfium"])
+def test_threads_may_read_pdfs_at_once(extractor: str) -> None:
+    """PDFium must not be entered by two threads at once: the calls take turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    documents = [pdf_bytes([[f"Page {p} of document {d} says the plan is sound."] * 30
+                            for p in range(3)]) for d in range(6)]
+    alone = [_pages(data, extractor) for data in documents]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        together = list(pool.map(lambda data: _pages(data, extractor), documents * 3))
+    assert together == alone * 3

@@ -202,19 +202,9 @@ def _pdfplumber_pages(
         except Exception as exc:
             raise _open_error(name, exc, password) from exc
         _check_pages(name, n_pages, max_pages)
-        for number, page in enumerate(pdf.pages, start=1):
+        for number in range(1, n_pages + 1):
             tick(number)
-            try:
-                text = _plumber_page_text(page)
-            except DocumentError:
-                raise
-            except Exception as exc:
-                raise CorruptDocumentError(
-                    name, f"not a valid PDF: page {number} cannot be read ({_reason(exc)})"
-                ) from exc
-            finally:
-                page.close()
-            yield text.split("\n")
+            yield _plumber_page(pdf, name, number).split("\n")
 
 
 def _plumber_page_text(page: Page) -> str:

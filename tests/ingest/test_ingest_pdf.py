@@ -4,6 +4,7 @@ pdfplumber itself for the pages that need it."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pipeline.errors import DocumentError
 from pipeline.ingest import pdf
 from pipeline.ingest.clean import replace_unmapped_glyphs
 from tests.ingest.helpers import pdf_bytes, two_column_pdf
+from tests.script_loader import load_script
 
 LIMITS = (1000, 1 << 30)
 
@@ -20,18 +22,28 @@ def _pages(data: bytes, extractor: str, password: str | None = None) -> list[lis
     return pdf.extract_pdf(data, "test.pdf", extractor, password, LIMITS, lambda _: None)
 
 
+Auto = Callable[..., tuple[list[list[str]], list[int]]]
+
+
 @pytest.fixture
-def fallbacks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The numbers of the pages the auto extractor hands to pdfplumber."""
-    seen: list[int] = []
+def auto(monkeypatch: pytest.MonkeyPatch) -> Auto:
+    """Read a PDF with the auto extractor: its pages, and the numbers of the pages it handed
+    to pdfplumber."""
     read = pdf._plumber_page
 
-    def counted(document: object, name: str, number: int) -> str:
-        seen.append(number)
-        return read(document, name, number)
+    def run(data: bytes, password: str | None = None) -> tuple[list[list[str]], list[int]]:
+        seen: list[int] = []
 
-    monkeypatch.setattr(pdf, "_plumber_page", counted)
-    return seen
+        def counted(document: object, name: str, number: int) -> str:
+            seen.append(number)
+            return read(document, name, number)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(pdf, "_plumber_page", counted)
+            pages = _pages(data, "auto", password)
+        return pages, seen
+
+    return run
 
 
 def _rotated_pdf() -> bytes:
@@ -54,20 +66,6 @@ def _rotated_pdf() -> bytes:
     return buffer.getvalue()
 
 
-def _blank_pdf() -> bytes:
-    """One page with a drawn box and no text (what a scan without a text layer looks like)."""
-    from reportlab import rl_config
-    from reportlab.pdfgen.canvas import Canvas
-
-    rl_config.invariant = 1
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer)
-    canvas.rect(72, 400, 300, 200, fill=1)
-    canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
-
-
 PAGES = [
     ["Annual review of the community services", "",
      "The council welcomes the plan, provided that funding follows the new duties.",
@@ -77,41 +75,46 @@ PAGES = [
 ]
 
 
-def test_auto_reads_plain_pages_as_pdfplumber_does(fallbacks: list[int]) -> None:
+def test_auto_reads_plain_pages_as_pdfplumber_does(auto: Auto) -> None:
     data = pdf_bytes(PAGES, header="Borough council", footer="Cabinet papers")
-    assert _pages(data, "auto") == _pages(data, "pdfplumber")
-    assert _pages(data, "auto")[1] == [
+    pages, fallbacks = auto(data)
+    assert pages == _pages(data, "pdfplumber")
+    assert pages[1] == [
         "Borough council", "Question 2: Do you agree with the proposal?",
         "Yes. The partnership should keep a seat for the voluntary sector.", "",
         "Cabinet papers, page 2"]
     assert fallbacks == []
 
 
-def test_auto_reads_two_columns_one_after_the_other(fallbacks: list[int]) -> None:
+def test_auto_reads_two_columns_one_after_the_other(auto: Auto) -> None:
     left = [f"Left point {i} is about waiting times." for i in range(8)]
     right = [f"Right point {i} is about the workforce." for i in range(8)]
     data = two_column_pdf(left, right)
-    lines = _pages(data, "auto")[0]
+    pages, fallbacks = auto(data)
+    lines = pages[0]
     assert lines == _pages(data, "pdfplumber")[0]
     assert lines == left + right
     assert fallbacks == []
 
 
-def test_auto_hands_a_page_with_rotated_text_to_pdfplumber(fallbacks: list[int]) -> None:
+def test_auto_hands_a_page_with_rotated_text_to_pdfplumber(auto: Auto) -> None:
     data = _rotated_pdf()
-    assert _pages(data, "auto") == _pages(data, "pdfplumber")
+    pages, fallbacks = auto(data)
+    assert pages == _pages(data, "pdfplumber")
     assert fallbacks == [1]
 
 
-def test_auto_hands_a_page_without_text_to_pdfplumber(fallbacks: list[int]) -> None:
-    data = _blank_pdf()
-    assert _pages(data, "auto") == _pages(data, "pdfplumber") == [[""]]
-    assert fallbacks == [1]
+def test_auto_hands_a_page_without_text_to_pdfplumber(auto: Auto) -> None:
+    data = load_script("hostile_corpus").image_only_pdf()
+    pages, fallbacks = auto(data)
+    assert pages == _pages(data, "pdfplumber") == [[""], [""]]
+    assert fallbacks == [1, 2]
 
 
-def test_auto_opens_an_encrypted_pdf_with_its_password(fallbacks: list[int]) -> None:
+def test_auto_opens_an_encrypted_pdf_with_its_password(auto: Auto) -> None:
     data = pdf_bytes(PAGES, password="s3cret")
-    assert _pages(data, "auto", "s3cret") == _pages(data, "pdfplumber", "s3cret")
+    pages, fallbacks = auto(data, "s3cret")
+    assert pages == _pages(data, "pdfplumber", "s3cret")
     assert fallbacks == []
 
 

@@ -56,14 +56,14 @@ def _install() -> None:
 def _slow_pages(seconds: float) -> None:
     import pipeline.ingest.pdf as pdf
 
-    real = pdf._plumber_page_text
+    real = pdf._chars_text  # every extractor but "pdfium" lays a page's characters out here
 
-    def page_text(page: Any) -> str:
+    def page_text(chars: Any, bbox: Any) -> str:
         time.sleep(seconds)
-        return real(page)
+        return real(chars, bbox)
 
     if seconds > 0:
-        pdf._plumber_page_text = page_text
+        pdf._chars_text = page_text
 
 
 class _OsWithFstat:

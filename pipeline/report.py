@@ -774,10 +774,30 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
     return paths
 
 
-def report_artifacts(report: Report) -> tuple[str, list[dict[str, Any]]]:
-    """Data for Prefect artifacts: the Markdown report and the matrix as table rows."""
+# Prefect's server refuses events over 1.5 MB (its default), and an artifact's event carries
+# its text: at 1,000 documents the whole report is about 6 MB.
+ARTIFACT_MAX_CHARS = 1_000_000
+
+
+def report_artifacts(report: Report, limit: int = ARTIFACT_MAX_CHARS
+                     ) -> tuple[str, list[dict[str, Any]]]:
+    """Data for Prefect artifacts: the Markdown report (the sections that fit in ``limit``
+    characters, in order, when the whole does not) and the matrix as table rows."""
     data = report.data
     rows = [{"holder": h.name, "type": h.org_type or "", "cited_only": not h.is_author,
              **{t.label: h.cells[t.id].stance if t.id in h.cells else "" for t in data.targets}}
             for h in data.holders]
-    return report.markdown, rows
+    return _within(report.markdown, limit), rows
+
+
+def _within(markdown: str, limit: int) -> str:
+    if len(markdown) <= limit:
+        return markdown
+    kept, left_out = "", []
+    for section in re.split(r"(?m)^(?=## )", markdown):
+        if len(kept) + len(section) <= limit:
+            kept += section
+        else:
+            left_out.append(section.splitlines()[0].removeprefix("## ").strip())
+    return (kept.rstrip("\n") + "\n\n*Too long for an artifact, left out here: "
+            + "; ".join(left_out) + ". The whole report is `report.md` in the output folder.*\n")

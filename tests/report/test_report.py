@@ -319,6 +319,22 @@ def test_write_report_and_artifacts(tmp_path: Path, store: OutputStore,
     assert len(rows) == 4
 
 
+def test_a_report_too_long_for_an_artifact_keeps_the_sections_that_fit(
+        store: OutputStore, settings: Settings) -> None:
+    report = render_report(store, settings)
+    sections = report.markdown.split("\n## ")
+    longest = max(sections[1:], key=len)
+    limit = len(report.markdown) - len(longest) + 10
+    markdown, _ = report_artifacts(report, limit)
+    title = longest.splitlines()[0].strip()
+    assert len(markdown) < len(report.markdown)
+    assert markdown.startswith(sections[0])
+    assert f"\n## {title}\n" not in markdown
+    assert all(f"\n## {s.splitlines()[0]}" in markdown for s in sections[1:] if s != longest)
+    assert markdown.endswith(f"*Too long for an artifact, left out here: {title}. The whole "
+                             "report is `report.md` in the output folder.*\n")
+
+
 def test_copies_count_once(store: OutputStore, settings: Settings) -> None:
     """d5 is the PDF of d1 (copy_of): its misreading never makes the cell mixed."""
     data = collect(store, settings)

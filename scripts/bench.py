@@ -247,35 +247,40 @@ def one_core() -> None:
     embeddings.set_threads(1)
 
 
-def floor_pdfplumber(corpus: Path) -> tuple[float, int]:
-    """Seconds for pdfplumber alone to extract the text of every PDF page (timed on up to
-    ``FLOOR_SAMPLE_PDFS`` evenly spread files and scaled by pages); pages."""
-    import pdfplumber
+def pdf_sample(corpus: Path) -> tuple[list[Path], int]:
+    """Up to ``FLOOR_SAMPLE_PDFS`` evenly spread PDFs of ``corpus`` to time the PDF floors on,
+    and the number of pages of all its PDFs (to scale them by)."""
     import pypdfium2
 
     paths = sorted(corpus.glob("*.pdf"))
-    sample = paths[:: max(1, len(paths) // FLOOR_SAMPLE_PDFS)]
-    total = sum(len(pypdfium2.PdfDocument(str(path))) for path in paths)
+    total = 0
+    for path in paths:
+        pdf = pypdfium2.PdfDocument(str(path))
+        total += len(pdf)
+        pdf.close()
+    return paths[:: max(1, len(paths) // FLOOR_SAMPLE_PDFS)], total
+
+
+def floor_pdfplumber(sample: list[Path], total: int) -> float:
+    """Seconds for pdfplumber alone to extract the text of all ``total`` PDF pages, timed on
+    the ``sample`` files (:func:`pdf_sample`) and scaled by pages."""
+    import pdfplumber
+
     started, pages = time.monotonic(), 0
     for path in sample:
         with pdfplumber.open(path) as pdf:
             for page in pdf.pages:
                 page.extract_text()
                 pages += 1
-    return (time.monotonic() - started) * total / max(pages, 1), total
+    return (time.monotonic() - started) * total / max(pages, 1)
 
 
-def floor_extractor(corpus: Path, extractor: str) -> float:
-    """Seconds for the run's PDF extractor (``ingest.pdf_extractor``) alone to read every PDF
-    page, timed on the same sample as :func:`floor_pdfplumber` and scaled by pages."""
-    import pypdfium2
-
+def floor_extractor(sample: list[Path], total: int, extractor: str) -> float:
+    """Seconds for the run's PDF extractor (``ingest.pdf_extractor``) alone to read all
+    ``total`` PDF pages, timed on the same ``sample`` as :func:`floor_pdfplumber`."""
     from pipeline.errors import DocumentError
     from pipeline.ingest.pdf import extract_pdf
 
-    paths = sorted(corpus.glob("*.pdf"))
-    sample = paths[:: max(1, len(paths) // FLOOR_SAMPLE_PDFS)]
-    total = sum(len(pypdfium2.PdfDocument(str(path))) for path in paths)
     started, pages = time.monotonic(), 0
     for path in sample:
         with contextlib.suppress(DocumentError):
@@ -400,10 +405,16 @@ def _corpus_lines(results: dict[str, Any]) -> list[str]:
             "each PDF page, and each text file as one."]
 
 
+def _one_core_floor(fl: dict[str, Any], pdf: str = "pdfplumber_s") -> float:
+    """The one-core floor: PDF reading (pdfplumber alone, or ``extractor_s``: the run's own
+    extractor) + spaCy + embedding, in seconds."""
+    return float(fl[pdf] + fl["spacy_s"] + fl["embeddings_s"])
+
+
 def _floor_rows(results: dict[str, Any]) -> list[str]:
     fl, runs, cores = results["floor"], results["runs"], results["machine"]["cores"] or 1
     s = runs["cold"]["summary"]
-    total = fl["pdfplumber_s"] + fl["spacy_s"] + fl["embeddings_s"]
+    total = _one_core_floor(fl)
     rows = [("pdfplumber `extract_text`, every PDF page", fl["pdfplumber_s"],
              f"{_rate(fl['pdf_pages'], fl['pdfplumber_s'])} pages/s",
              "ingest", s.get("ingest_seconds")),
@@ -416,7 +427,7 @@ def _floor_rows(results: dict[str, Any]) -> list[str]:
              "analyse", s.get("analyse_seconds")),
             ("**floor total**", total, "", "**cold run**", runs["cold"]["seconds"])]
     if "extractor_s" in fl:  # the PDF extractor the run used, in place of pdfplumber alone
-        own = fl["extractor_s"] + fl["spacy_s"] + fl["embeddings_s"]
+        own = _one_core_floor(fl, "extractor_s")
         rows[1:1] = [(f"the run's PDF extractor (`{fl['extractor']}`), every PDF page",
                       fl["extractor_s"], f"{_rate(fl['pdf_pages'], fl['extractor_s'])} pages/s",
                       "ingest", s.get("ingest_seconds"))]
@@ -437,7 +448,7 @@ def _own_floor_target(results: dict[str, Any], cores: int) -> list[str]:
     fl = results["floor"]
     if "extractor_s" not in fl:
         return []
-    own = (fl["extractor_s"] + fl["spacy_s"] + fl["embeddings_s"]) / cores
+    own = _one_core_floor(fl, "extractor_s") / cores
     return [f"| cold run / floor with the run's PDF extractor (`{fl['extractor']}`) | "
             f"≤ {TARGETS['floor_ratio']} | {results['runs']['cold']['seconds'] / own:.2f} |"]
 
@@ -450,7 +461,7 @@ def render(results: dict[str, Any]) -> str:
     n_docs, pages, sents = (results["corpus"]["documents"], results["out"]["pages"],
                             results["out"]["sentences"])
     cores = m["cores"] or 1
-    floor = (fl["pdfplumber_s"] + fl["spacy_s"] + fl["embeddings_s"]) / cores
+    floor = _one_core_floor(fl) / cores
     distinct = results["out"].get("distinct_sentences", 0) / max(sents, 1)
     options = results.get("options", "")
     lines = [
@@ -609,8 +620,9 @@ def _floor(corpus: Path, out: Path) -> dict[str, Any]:
     one_core()
     settings = load_settings()
     store = OutputStore(out)
-    pdf_s, pdf_pages = floor_pdfplumber(corpus)
-    extractor_s = floor_extractor(corpus, settings.ingest.pdf_extractor)
+    sample, pdf_pages = pdf_sample(corpus)
+    pdf_s = floor_pdfplumber(sample, pdf_pages)
+    extractor_s = floor_extractor(sample, pdf_pages, settings.ingest.pdf_extractor)
     sentences = store.read_table("sentences").column("text").to_pylist()
     spacy_s, words = floor_spacy(sentences, settings.nlp.spacy_model, settings.nlp.batch_size)
     folder = store.cache_dir("embeddings")

@@ -380,9 +380,7 @@ def _auto_pages(
     import pypdfium2 as pdfium
 
     try:
-        with _PDFIUM_LOCK:
-            pdf = pdfium.PdfDocument(data, password=password or None)
-            n_pages = len(pdf)
+        pdf, n_pages = _open_pdfium(data, password)
     except pdfium.PdfiumError:
         yield from _pdfplumber_pages(data, name, password, max_pages, tick)
         return
@@ -401,6 +399,15 @@ def _auto_pages(
             pdf.close()
         if plumber is not None:
             plumber.close()
+
+
+def _open_pdfium(data: bytes, password: str | None) -> tuple[Any, int]:
+    """The pdfium document of ``data`` and its number of pages (raises ``PdfiumError``)."""
+    import pypdfium2 as pdfium
+
+    with _PDFIUM_LOCK:
+        pdf = pdfium.PdfDocument(data, password=password or None)
+        return pdf, len(pdf)
 
 
 def _open_plumber(data: bytes, name: str, password: str | None) -> Any:
@@ -498,9 +505,7 @@ def _pdfium_pages(
     import pypdfium2 as pdfium
 
     try:
-        with _PDFIUM_LOCK:
-            pdf = pdfium.PdfDocument(data, password=password or None)
-            n_pages = len(pdf)
+        pdf, n_pages = _open_pdfium(data, password)
     except pdfium.PdfiumError as exc:
         raise _open_error(name, exc, password) from exc
     try:

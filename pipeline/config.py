@@ -10,11 +10,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from pipeline.errors import ConfigError
 
+ENV_PREFIX = "STANCEMAP_"
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,7 +129,7 @@ class Settings(BaseSettings):
     """All of stancemap's settings. Build with :func:`load_settings`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="STANCEMAP_", env_nested_delimiter="__", extra="forbid"
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
     )
 
     corpus: CorpusConfig
@@ -159,13 +165,56 @@ def read_yaml_mapping(path: Path, what: str, allow_empty: bool = False) -> dict[
     is an empty mapping when ``allow_empty``)."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read {what} {path}: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read {what} {path}: not UTF-8 text (byte {exc.start}); "
+                          "save it as UTF-8") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {yaml_problem(exc)}") from exc
     if data is None and allow_empty:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{what} {path} must hold a mapping")
     return data
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: where (line, column) and what."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return " ".join(str(exc).split())
+    mark = exc.problem_mark or exc.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"YAML syntax error at {where}{exc.problem or exc.context or 'invalid YAML'}"
+
+
+def validation_problems(exc: ValidationError, settings: bool = False) -> str:
+    """A pydantic validation error in one line: ``key.path: problem`` per error (the values
+    are left out: one may be a password); for ``settings``, the environment variable that set
+    a value is named."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in error["loc"]]
+        variable = ENV_PREFIX + "__".join(loc).upper()
+        source = (f" (environment variable {variable})"
+                  if settings and variable in _environment() else "")
+        problems.append(f"{'.'.join(loc) or 'file'}: {error['msg']}{source}")
+    return "; ".join(problems)
+
+
+def _environment() -> dict[str, str]:
+    """The ``STANCEMAP_`` environment variables, their names upper-cased (pydantic-settings
+    reads them case-insensitively)."""
+    return {name.upper(): value for name, value in os.environ.items()
+            if name.upper().startswith(ENV_PREFIX)}
+
+
+def _unknown_sections() -> list[str]:
+    """``STANCEMAP_<SECTION>__<KEY>`` variables whose section is not a settings section (a
+    typo pydantic-settings would ignore)."""
+    sections = {name.upper() for name in Settings.model_fields}
+    return sorted(name for name in _environment() if "__" in name
+                  and name.removeprefix(ENV_PREFIX).split("__")[0] not in sections)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -187,10 +236,29 @@ def load_settings(config_file: Path | None = None) -> Settings:
     data = _read_yaml(DEFAULTS_FILE)
     if config_file is not None:
         data = _merge(data, _read_yaml(config_file))
+    unknown = _unknown_sections()
+    if unknown:
+        raise ConfigError(f"invalid configuration: unknown section in the environment variable "
+                          f"{', '.join(unknown)}; the sections are "
+                          f"{', '.join(sorted(Settings.model_fields))}")
+    where = f" ({config_file})" if config_file is not None else ""
     try:
         return Settings(**data)
-    except ValueError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from exc
+    except ValidationError as exc:
+        problems = validation_problems(exc, settings=True)
+        raise ConfigError(f"invalid configuration{where}: {problems}") from exc
+    except SettingsError as exc:
+        raise ConfigError(f"invalid configuration: {_environment_problem(exc)}") from exc
+
+
+def _environment_problem(exc: SettingsError) -> str:
+    """Which environment variables pydantic-settings could not parse, and how to write them."""
+    field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
+    section = f"{ENV_PREFIX}{field.upper()}"
+    names = sorted(n for n in _environment() if n == section or n.startswith(f"{section}__"))
+    return (f"cannot read the environment variable {', '.join(names) or field}: lists and "
+            "mappings are written as JSON, e.g. STANCEMAP_CORPUS__EXTENSIONS='[\".pdf\", "
+            "\".txt\"]'")
 
 
 def stancemap_home() -> Path:

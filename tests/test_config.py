@@ -48,3 +48,49 @@ def test_invalid_values_and_unreadable_files(tmp_path: Path) -> None:
         load_settings(user)
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "missing.yaml")
+
+
+def test_errors_are_one_line_naming_the_file_or_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = tmp_path / "user.yaml"
+    user.write_text("nlp:\n  batch_size: lots\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as wrong_type:
+        load_settings(user)
+    assert str(wrong_type.value) == (
+        f"invalid configuration ({user}): nlp.batch_size: Input should be a valid integer, "
+        "unable to parse string as an integer")
+    user.write_text("corpus: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as syntax:
+        load_settings(user)
+    assert str(syntax.value) == (f"cannot read config file {user}: YAML syntax error at line 2, "
+                                 "column 1: expected the node content, but found '<stream end>'")
+    monkeypatch.setenv("STANCEMAP_RUNTIME__WORKERS", "-1")
+    with pytest.raises(ConfigError) as negative:
+        load_settings()
+    assert str(negative.value) == (
+        "invalid configuration: runtime.workers: Input should be greater than or equal to 0 "
+        "(environment variable STANCEMAP_RUNTIME__WORKERS)")
+
+
+def test_a_config_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    user = tmp_path / "latin1.yaml"
+    user.write_bytes("report:\n  title: Café\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.yaml: not UTF-8 text \(byte 20\); save it"):
+        load_settings(user)
+
+
+def test_environment_variables_of_no_section_or_not_json_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STANCEMAP_QUERRY__MAX_ROWS", "10")
+    with pytest.raises(ConfigError, match="unknown section in the environment variable "
+                                          "STANCEMAP_QUERRY__MAX_ROWS; the sections are "):
+        load_settings()
+    monkeypatch.delenv("STANCEMAP_QUERRY__MAX_ROWS")
+    monkeypatch.setenv("STANCEMAP_CORPUS__EXTENSIONS", ".pdf")
+    with pytest.raises(ConfigError, match="cannot read the environment variable "
+                                          "STANCEMAP_CORPUS__EXTENSIONS: lists and mappings "
+                                          "are written as JSON"):
+        load_settings()
+    monkeypatch.setenv("STANCEMAP_CORPUS__EXTENSIONS", '[".pdf"]')
+    monkeypatch.setenv("STANCEMAP_HOME", "/somewhere")  # not a setting: no section, no "__"
+    assert load_settings().corpus.extensions == [".pdf"]

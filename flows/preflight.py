@@ -18,7 +18,8 @@ from typing import Any
 
 from flows import incremental as inc
 from flows.catalog import stages as catalog_stages
-from pipeline.config import Settings
+from pipeline.config import Settings, validation_problems
+from pipeline.errors import ConfigError
 from pipeline.ingest import discover
 from pipeline.io import OutputStore
 
@@ -39,6 +40,35 @@ def hold_lock(store: OutputStore) -> Iterator[None]:
             yield
         finally:
             _HELD.discard(key)
+
+
+def check_data_files(settings: Settings) -> None:
+    """Read the data files the analysis names (``stance.targets``, ``entities.patterns``) so
+    that a missing, malformed or partial one stops a run before any document is read, with
+    one :class:`ConfigError` line naming the file and what is wrong; found later, in every
+    document's analysis, it would be an error row per document and a traceback per task."""
+    from pydantic import ValidationError
+
+    from pipeline.entities.register import load_register
+    from pipeline.stance.targets import load_targets
+
+    path = settings.resolve(settings.stance.targets)
+    try:
+        load_targets(path)
+    except ConfigError as exc:
+        if isinstance(exc.__cause__, ValidationError):  # pydantic's message spans lines
+            raise ConfigError(f"invalid target file {path} (stance.targets): "
+                              f"{validation_problems(exc.__cause__)}") from None
+        raise ConfigError(f"{exc} (stance.targets)") from None
+    try:
+        load_register(settings)
+    except ConfigError as exc:
+        patterns = settings.resolve(settings.entities.patterns)
+        if isinstance(exc.__cause__, KeyError):
+            raise ConfigError(f"invalid entity pattern file {patterns} (entities.patterns): "
+                              f"no {exc.__cause__.args[0]!r} key") from None
+        where = "" if str(patterns) in str(exc) else f": {patterns}"
+        raise ConfigError(f"{exc} (entities.patterns{where})") from None
 
 
 def report_key(manifest: inc.Manifest, fingerprints: dict[str, str]) -> str:

@@ -234,8 +234,10 @@ def _progress() -> Iterator[None]:
             logger.removeHandler(handler)
 
 
-def _load(config: Path | None) -> Any:
-    """The settings; ``runtime.log_level`` sets the level of the pipeline's logs."""
+def _load(config: Path | None, analysis: bool = True) -> Any:
+    """The settings; ``runtime.log_level`` sets the level of the pipeline's logs. With
+    ``analysis``, the data files the analysis and the reports read (targets, organisations)
+    are checked too."""
     from pipeline.config import load_settings
     from pipeline.errors import ConfigError
 
@@ -245,6 +247,10 @@ def _load(config: Path | None) -> Any:
             logging.getLogger(name).setLevel(settings.runtime.log_level.upper())
         except ValueError as exc:
             raise ConfigError(f"runtime.log_level: {exc}") from None
+    if analysis:
+        from flows.preflight import check_data_files
+
+        check_data_files(settings)
     return settings
 
 
@@ -383,7 +389,7 @@ def ingest(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None,
     """Ingest CORPUS into the documents, pages, sentences and errors tables (incremental)."""
     _prepare(verbose, password)
     with _expected_errors():
-        settings = _load(config)
+        settings = _load(config, analysis=False)
         folder = _local(out, "ingest")
         _check_out(out)
         empty = _empty_corpus(corpus, out)

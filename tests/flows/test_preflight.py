@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_settings
+from pipeline.config import Settings, load_settings
 from pipeline.io import OutputStore
 from tests.flows.conftest import BROKEN, DOCS
 from tests.flows.helpers import snapshot
@@ -120,3 +120,53 @@ def test_nothing_is_unchanged_in_an_empty_folder(tmp_path: Path) -> None:
                                   encoding="utf-8")
     out = tmp_path / "out"
     assert unchanged_run(corpus, OutputStore(out), load_settings(), default_path(out)) is None
+
+
+def _settings_with(tmp_path: Path, key: str, text: str) -> Settings:
+    """The default settings with the data file of ``key`` (section.key) holding ``text``."""
+    path = tmp_path / "data.yaml"
+    path.write_text(text, encoding="utf-8")
+    section, name = key.split(".")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"{section}:\n  {name}: {path}\n", encoding="utf-8")
+    return load_settings(config)
+
+
+@pytest.mark.parametrize(("key", "text", "message"), [
+    ("stance.targets", "name: second\ntargets:\n  - id: option_a\n",
+     "invalid target file {path} (stance.targets): consultation: Field required; "
+     "targets.0.label: Field required; targets.0.description: Field required; "
+     "targets.0.aliases: Field required"),
+    ("stance.targets", "targets: [\n",
+     "cannot read target file {path}: YAML syntax error at line 2, column 1: expected the "
+     "node content, but found '<stream end>' (stance.targets)"),
+    ("entities.patterns", "organisations: []\n",
+     "invalid entity pattern file {path} (entities.patterns): no 'systems' key"),
+])
+def test_a_bad_data_file_is_one_line_naming_it_and_its_setting(
+        tmp_path: Path, key: str, text: str, message: str) -> None:
+    from flows.preflight import check_data_files
+    from pipeline.errors import ConfigError
+
+    settings = _settings_with(tmp_path, key, text)
+    with pytest.raises(ConfigError) as refused:
+        check_data_files(settings)
+    assert str(refused.value) == message.format(path=tmp_path / "data.yaml")
+
+
+def test_a_run_with_a_bad_target_file_stops_before_any_document(tmp_path: Path) -> None:
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("We support the first option.\n", encoding="utf-8")
+    (tmp_path / "targets.yaml").write_text("name: second\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"stance:\n  targets: {tmp_path / 'targets.yaml'}\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STANCEMAP_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-m", "stancemap.cli", "run", str(corpus), "--out",
+                             str(out), "--config", str(config)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: invalid target file {tmp_path / 'targets.yaml'} (stance.targets): "
+        "consultation: Field required; targets: Field required"]
+    assert not out.exists()

@@ -90,6 +90,20 @@ def _write_parquet(path: Path, table: pa.Table) -> None:
     os.replace(tmp, path)
 
 
+def _read_parquet(path: Path, name: str) -> pa.Table:
+    """The parquet file ``path`` of table ``name`` read with the table's schema; raise
+    :class:`SchemaMismatchError` naming the file when it is damaged (cut short, overwritten)
+    or holds columns of other types (written by something else, or an older stancemap)."""
+    try:
+        return pq.read_table(path, schema=TABLES[name])
+    except pa.ArrowException as exc:
+        reason = str(exc).removeprefix(f"Could not open Parquet input source '{path}': ")
+        reason = " ".join(reason.split()).rstrip(".")
+        raise SchemaMismatchError(
+            f"cannot read {path} (table {name}): {reason}; delete it and run `stancemap run` "
+            "again to rebuild it") from exc
+
+
 def part_key(text: str) -> str:
     """A file-name-safe key for a value that is not already one (e.g. a source path)."""
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:24]
@@ -146,14 +160,14 @@ class OutputStore:
         if name not in PARTITIONED:
             if not path.exists():
                 return empty_table(name)
-            return validate(name, pq.read_table(path, schema=TABLES[name]))
+            return validate(name, _read_parquet(path, name))
         # asked for a few parts, look for those files rather than list the whole folder
         wanted = sorted(self.part_keys(name) if keys is None else
                         {k for k in keys if not k.startswith((".", "_"))
                          and (path / f"{k}.parquet").is_file()})
         if not wanted:
             return empty_table(name)
-        parts = [pq.read_table(path / f"{key}.parquet", schema=TABLES[name]) for key in wanted]
+        parts = [_read_parquet(path / f"{key}.parquet", name) for key in wanted]
         return validate(name, pa.concat_tables(parts))
 
     def exists(self, name: str) -> bool:

@@ -217,21 +217,38 @@ class _ProgressHandler(logging.Handler):
         self.progress.update(self.bars[stage], completed=done, total=total)
 
 
+class _ExpectedErrorFilter(logging.Filter):
+    """Keeps the console's log handlers from printing a record that carries one of
+    stancemap's own errors: the CLI reports it in one line, where Prefect's handler would
+    print it again with its traceback (the Prefect API still gets the record)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from pipeline.errors import StancemapError
+
+        return not (record.exc_info and isinstance(record.exc_info[1], StancemapError))
+
+
 @contextlib.contextmanager
 def _progress() -> Iterator[None]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
+    console_handlers = list(logging.getLogger().handlers)  # Prefect's, once it is imported
+    expected = _ExpectedErrorFilter()
     with Progress(*columns, console=err_console, transient=False) as progress:
         handler = _ProgressHandler(progress)
         logger = logging.getLogger("stancemap.progress")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        for console_handler in console_handlers:
+            console_handler.addFilter(expected)
         try:
             yield
         finally:
             logger.removeHandler(handler)
+            for console_handler in console_handlers:
+                console_handler.removeFilter(expected)
 
 
 def _load(config: Path | None, analysis: bool = True) -> Any:

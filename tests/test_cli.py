@@ -245,3 +245,36 @@ def test_a_bad_theme_file_stops_the_run_naming_its_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"{themes}:3: unknown key 'key_piont'" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_console_leaves_stancemaps_own_errors_to_the_cli() -> None:
+    import logging
+
+    from pipeline.errors import SchemaMismatchError
+    from stancemap.cli import _progress
+
+    class Kept(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    kept = Kept()
+    root = logging.getLogger()
+    root.addHandler(kept)
+    log = logging.getLogger("prefect.flow_runs.test")
+    try:
+        with _progress():
+            for error in (SchemaMismatchError("a damaged part"), KeyError("a bug")):
+                try:
+                    raise error
+                except Exception:
+                    log.error("Encountered exception during execution: %r", error,
+                              exc_info=True)
+        log.error("after the flows", exc_info=SchemaMismatchError("printed again"))
+    finally:
+        root.removeHandler(kept)
+    assert kept.messages == ["Encountered exception during execution: KeyError('a bug')",
+                             "after the flows"]

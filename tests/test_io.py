@@ -110,3 +110,25 @@ def test_lock_contention_raises_a_clear_error(tmp_path: Path) -> None:
         holder.join(30)
     with OutputStore(tmp_path).lock():
         pass
+
+
+def test_a_damaged_or_mistyped_part_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    store = OutputStore(tmp_path)
+    store.write_part("pages", "d1", _pages("d1"))
+    store.write_part("pages", "d2", _pages("d2"))
+    part = tmp_path / "pages" / "d2.parquet"
+    part.write_bytes(part.read_bytes()[:40])  # cut short, as by a full disk
+    with pytest.raises(SchemaMismatchError) as damaged:
+        store.read_table("pages")
+    assert str(damaged.value) == (
+        f"cannot read {part} (table pages): Parquet magic bytes not found in footer. Either "
+        "the file is corrupted or this is not a parquet file; delete it and run `stancemap "
+        "run` again to rebuild it")
+    pq.write_table(pa.table({"doc_id": ["d2"], "page": ["first"], "text": ["t"],
+                             "n_chars": [1]}), part)
+    with pytest.raises(SchemaMismatchError, match=r"d2\.parquet \(table pages\): Failed to "
+                                                  "parse string: 'first' as a scalar of type"):
+        store.read_table("pages")
+    assert store.read_table("pages", {"d1"}).num_rows == 1

@@ -68,9 +68,20 @@ err_console = Console(stderr=True)
 CorpusArg = Annotated[Path, typer.Argument(help="Folder of documents (searched recursively).",
                                            exists=True, file_okay=False, resolve_path=True,
                                            metavar="CORPUS")]
+
+
+def _out_given(value: str) -> str:
+    """``--out`` is a folder or URL, never empty (an unset shell variable in ``"$OUT"`` would
+    otherwise make it the current folder)."""
+    if not value.strip():
+        raise typer.BadParameter("is empty: give the output folder (or URL)")
+    return value
+
+
 OutOpt = Annotated[str, typer.Option(
     "--out", "-o", help="Output folder of tables and reports, or an fsspec URL (run, serve, "
-    "query), e.g. s3://bucket/stancemap: a local staging copy is published there.")]
+    "query), e.g. s3://bucket/stancemap: a local staging copy is published there.",
+    callback=_out_given)]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="YAML file overriding pipeline/defaults.yaml (same keys).",
     exists=True, dir_okay=False)]
@@ -288,6 +299,18 @@ def _local(out: str, command: str) -> Path:
     return local_path(out).resolve()
 
 
+def _need_outputs(folder: Path, out: str) -> None:
+    """Refuse a folder holding none of stancemap's tables (a mistyped ``--out``, the corpus
+    folder): reading it would show empty results, writing a report would make it look like
+    outputs."""
+    from pipeline.io import OutputStore
+    from pipeline.schema import TABLES
+
+    store = OutputStore(folder)
+    if not folder.is_dir() or not any(store.exists(name) for name in TABLES):
+        raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
+
+
 @contextlib.contextmanager
 def _locked(out: str) -> Iterator[None]:
     """Hold a local output folder's lock before Prefect starts (a URL's staging copy is
@@ -431,6 +454,7 @@ def report(out: OutOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -
         from pipeline.io import OutputStore
 
         folder = _local(out, "report")
+        _need_outputs(folder, out)
         _check_out(out)
         store = OutputStore(folder)
         summary = report_outputs(store, settings, True, lambda: write_report(store, settings)[0])
@@ -494,6 +518,7 @@ def evaluate(out: OutOpt,
 
         settings = _load(config)
         folder = _local(out, "evaluate")
+        _need_outputs(folder, out)
         _check_out(out)
         store = OutputStore(folder)
         if not store.exists("positions"):
@@ -521,6 +546,7 @@ def _evaluate_review(out: str, corrections: Path, config: Path | None) -> None:
 
         settings = _load(config)
         store = OutputStore(_local(out, "evaluate"))
+        _need_outputs(store.root, out)
         targets = {t.id: t.label for t in configured_targets(settings)} or None
         corpus = corr.Corpus(store, corr.organisation_names(store, settings))
         scores = corr.score_review(corr.review_positions(store, corrections, targets, corpus))
@@ -583,8 +609,7 @@ def export(out: OutOpt, xlsx: Annotated[Path, typer.Option(
 
         settings = _load(config)
         folder = _local(out, "export")
-        if not folder.is_dir():
-            raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
+        _need_outputs(folder, out)
         sheets = write_workbook(OutputStore(folder), settings, xlsx)
     console.print(f"wrote {xlsx} ({', '.join(sheets)})", highlight=False)
 

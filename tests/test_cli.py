@@ -247,6 +247,31 @@ def test_a_bad_theme_file_stops_the_run_naming_its_line(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_an_empty_out_is_refused(tmp_path: Path) -> None:
+    for command in (["query", "SELECT 1"], ["report"], ["run", str(tmp_path)]):
+        result = runner.invoke(app, [*command, "--out", ""])
+        assert result.exit_code == 2
+        assert "Invalid value for '--out' / '-o': is empty: give the output folder (or URL)" \
+            in " ".join(result.output.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("command", [
+    ["report"], ["export", "--xlsx", "x.xlsx"], ["evaluate", "--corrections", "decisions.csv"]])
+def test_commands_that_read_outputs_refuse_a_folder_without_any(
+        tmp_path: Path, command: list[str]) -> None:
+    corpus = tmp_path / "corpus"  # the analyst gave the corpus folder, not the outputs
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("A council supports the plan.", encoding="utf-8")
+    args = [str(tmp_path / a) if a.endswith((".xlsx", ".csv")) else a for a in command]
+    for out in (corpus, tmp_path / "mistyped"):
+        result = runner.invoke(app, [*args, "--out", str(out)])
+        assert result.exit_code == 2
+        assert " ".join(result.output.split()) == (
+            f"error: no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
+    assert [p.name for p in corpus.iterdir()] == ["a.txt"]
+
+
 def test_the_console_leaves_stancemaps_own_errors_to_the_cli() -> None:
     import logging
 

@@ -149,36 +149,63 @@ def _check_gold_columns(gold_csv: Path, columns: list[str] | None) -> None:
 
 
 def read_gold(gold_csv: Path, docs_dir: Path) -> tuple[list[GoldPosition], list[str]]:
-    """Gold positions (core targets only) and the documents that could not be read."""
+    """Gold positions (core targets only) and the documents that could not be read; raise
+    :class:`ConfigError` naming the file (and line) when it is not a gold CSV. A byte-order
+    mark (Excel's "CSV UTF-8") and spaces around column names are allowed."""
     positions, missing = [], []
-    with Path(gold_csv).open(newline="", encoding="utf-8") as fh:
+    with Path(gold_csv).open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         try:
-            _check_gold_columns(gold_csv, list(reader.fieldnames or []))
+            reader.fieldnames = [c.strip() for c in reader.fieldnames or []]
+            _check_gold_columns(gold_csv, reader.fieldnames)
+            rows = [(reader.line_num, row) for row in reader]
         except UnicodeDecodeError:
             raise ConfigError(f"gold file {gold_csv} is not UTF-8 text: save it as a UTF-8 "
                               "CSV") from None
-        for row in reader:
-            if row["target"].startswith("other:"):
-                continue
-            path = _doc_file(row, docs_dir)
-            try:
-                doc_id = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-            except OSError:
-                missing.append(path.name)
-                continue
-            positions.append(
-                GoldPosition(
-                    doc_id,
-                    path.name,
-                    row["holder"],
-                    row["holder_is_author"].strip().lower() == "true",
-                    row["target"],
-                    row["stance"].strip().lower(),
-                    row.get("evidence", ""),
-                )
+        except csv.Error as exc:
+            raise ConfigError(f"gold file {gold_csv} line {reader.line_num}: {exc}") from None
+    if not rows:
+        raise ConfigError(f"gold file {gold_csv} has a header but no gold positions")
+    for line, row in rows:
+        problem = _gold_row_problem(row)
+        if problem:
+            raise ConfigError(f"gold file {gold_csv} line {line}: {problem}")
+        if row["target"].startswith("other:"):
+            continue
+        path = _doc_file(row, docs_dir)
+        try:
+            doc_id = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        except OSError:
+            missing.append(path.name)
+            continue
+        positions.append(
+            GoldPosition(
+                doc_id,
+                path.name,
+                row["holder"],
+                row["holder_is_author"].strip().lower() == "true",
+                row["target"],
+                row["stance"].strip().lower(),
+                row.get("evidence") or "",
             )
+        )
     return positions, sorted(set(missing))
+
+
+def _gold_row_problem(row: Mapping[str, str | None]) -> str | None:
+    """What makes a gold row unusable (an empty required cell, a stance or ``holder_is_author``
+    value outside its words), or None."""
+    empty = [c for c in GOLD_COLUMNS if not (row.get(c) or "").strip()]
+    if not (row.get("file") or "").strip() and not (row.get("id") or "").strip():
+        empty.insert(0, "file (or id)")
+    if empty:
+        return f"no value for {', '.join(empty)}"
+    stance, author = (str(row[c]).strip().lower() for c in ("stance", "holder_is_author"))
+    if stance not in STANCES:
+        return f"stance {row['stance']!r} is not one of {', '.join(STANCES)}"
+    if author not in ("true", "false"):
+        return f"holder_is_author {row['holder_is_author']!r} is not true or false"
+    return None
 
 
 @lru_cache(maxsize=4)

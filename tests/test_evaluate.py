@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from pipeline.errors import ConfigError
 from pipeline.evaluate import evaluate, holders_match, read_gold
 from pipeline.schema import to_table
 
@@ -162,3 +163,41 @@ def test_holder_matching_through_a_register() -> None:
             return type("Org", (), {"canonical_id": "fed", "name": "Care Federation"})()
 
     assert holders_match("The Federation of Carers", "Care Fed.", "fed", Register())
+
+
+def test_gold_saved_by_excel_with_a_byte_order_mark_and_padded_names_reads(
+        tmp_path: Path) -> None:
+    _doc(tmp_path, "a.txt", "first document")
+    gold = tmp_path / "gold.csv"
+    gold.write_bytes(b"\xef\xbb\xbffile, holder ,holder_is_author,target,stance\r\n"
+                     b"a.txt,Northshire Council,TRUE,option_1,Support\r\n")
+    (position,), missing = read_gold(gold, tmp_path)
+    assert (position.holder, position.holder_is_author, position.stance, position.evidence,
+            missing) == ("Northshire Council", True, "support", "", [])
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ("a.txt,Northshire Council,true,option_1\n", "line 2: no value for stance"),
+    (",Northshire Council,true,option_1,support\n", "line 2: no value for file (or id)"),
+    ("a.txt,Northshire Council,true,option_1,support\na.txt,X,true,option_1,maybe\n",
+     "line 3: stance 'maybe' is not one of support, oppose, conditional, neutral"),
+    ("a.txt,Northshire Council,yes,option_1,support\n",
+     "line 2: holder_is_author 'yes' is not true or false"),
+    ("", "has a header but no gold positions"),
+])
+def test_a_gold_row_that_cannot_be_scored_is_refused_naming_its_line(
+        tmp_path: Path, rows: str, message: str) -> None:
+    gold = tmp_path / "gold.csv"
+    gold.write_text("file,holder,holder_is_author,target,stance\n" + rows, encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        read_gold(gold, tmp_path)
+    assert str(refused.value) == f"gold file {gold} {message}"
+
+
+def test_gold_with_a_latin1_row_after_the_first_block_is_refused(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.csv"
+    rows = "a.txt,Northshire Council,true,option_1,support\n" * 500
+    gold.write_bytes(("file,holder,holder_is_author,target,stance\n" + rows
+                      + "a.txt,Caf\xe9 Council,true,option_1,support\n").encode("latin-1"))
+    with pytest.raises(ConfigError, match="is not UTF-8 text: save it as a UTF-8 CSV"):
+        read_gold(gold, tmp_path)

@@ -236,11 +236,17 @@ def write_result(table: pa.Table, fmt: OutputFormat = "table", dest: Path | None
         sys.stdout.buffer.flush()
         return
     dest = Path(dest)
+    if dest.is_dir():
+        raise QueryError(f"{dest} is a folder: give a file name for the result, e.g. "
+                         f"{dest}/result.{'txt' if fmt == 'table' else fmt}")
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
             _write(table, fmt, fh)
         os.replace(tmp, dest)
+    except OSError as exc:  # the error names the temporary file: name the one asked for
+        raise QueryError(f"cannot write the result to {dest}: {exc.strerror or exc}; check "
+                         "that its folder exists and can be written") from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.errors import QueryError
-from pipeline.query import check_read_only, format_result, run_query
+from pipeline.query import check_read_only, format_result, run_query, write_result
 from pipeline.schema import TABLES
 from tests.fixtures.report.outputs import build_outputs
 
@@ -214,3 +214,18 @@ def test_text_formats_show_rounded_numbers(out: Path) -> None:
     sheet = load_workbook(io.BytesIO(bytes(format_result(table, "xlsx")))).active
     assert sheet is not None and (sheet["A2"].value, sheet["B2"].value) == (0.66, 0.66)
     assert run_query("SELECT CAST(0.66 AS FLOAT) AS c", out).column("c").type == pa.float32()
+
+
+def test_a_result_file_that_cannot_be_written_is_named_and_nothing_is_left(
+        tmp_path: Path) -> None:
+    table = pa.table({"n": [1]})
+    with pytest.raises(QueryError) as folder:
+        write_result(table, "csv", tmp_path)
+    assert str(folder.value) == (f"{tmp_path} is a folder: give a file name for the result, "
+                                 f"e.g. {tmp_path}/result.csv")
+    missing = tmp_path / "no such folder" / "result.json"
+    with pytest.raises(QueryError) as absent:
+        write_result(table, "json", missing)
+    assert str(absent.value) == (f"cannot write the result to {missing}: No such file or "
+                                 "directory; check that its folder exists and can be written")
+    assert list(tmp_path.iterdir()) == []

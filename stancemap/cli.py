@@ -110,6 +110,10 @@ class Format(StrEnum):
     xlsx = "xlsx"
 
 
+_DANGLING = ("--out {out} is a symbolic link that leads to no folder (a missing target or a "
+             "link loop): give a folder for the outputs")
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
@@ -161,6 +165,8 @@ def _check_out(out: str) -> None:
     if path.exists() and not path.is_dir():
         raise _fail(f"--out {out} is a file, not a folder: give a folder for the outputs "
                     "(it is created if missing)")
+    if path.is_symlink() and not path.exists():
+        raise _fail(_DANGLING.format(out=out))
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -296,7 +302,10 @@ def _local(out: str, command: str) -> Path:
     if is_remote(out):
         raise _fail(f"`stancemap {command}` needs a local output folder, not {out}; "
                     "`run`, `serve` and `query` accept URLs")
-    return local_path(out).resolve()
+    try:
+        return local_path(out).resolve()
+    except RuntimeError:  # pathlib's "Symlink loop" (Python < 3.13)
+        raise _fail(_DANGLING.format(out=out)) from None
 
 
 def _need_outputs(folder: Path, out: str) -> None:
@@ -365,7 +374,7 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
         dask_address: Annotated[str | None, typer.Option(
             help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")] = None,
         summary_json: Annotated[Path | None, typer.Option(
-            help="Also write the run summary to this JSON file.")] = None,
+            help="Also write the run summary to this JSON file.", dir_okay=False)] = None,
         themes: Annotated[Path | None, typer.Option(
             help="Analyst themes (YAML: id, key_point, optional target and stance): "
                  "arguments are mapped to them first.")] = None,

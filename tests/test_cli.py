@@ -303,3 +303,32 @@ def test_the_console_leaves_stancemaps_own_errors_to_the_cli() -> None:
         root.removeHandler(kept)
     assert kept.messages == ["Encountered exception during execution: KeyError('a bug')",
                              "after the flows"]
+
+
+def test_an_out_that_is_a_link_loop_or_leads_nowhere_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "gone").symlink_to(tmp_path / "never-made")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    message = ("error: --out {} is a symbolic link that leads to no folder (a missing target "
+               "or a link loop): give a folder for the outputs")
+    for command in (["report"], ["review"], ["export", "--xlsx", str(tmp_path / "x.xlsx")]):
+        result = runner.invoke(app, [*command, "--out", str(tmp_path / "a")])
+        assert result.exit_code == 2
+        assert " ".join(result.output.split()) == message.format(tmp_path / "a")
+    (corpus / "a.txt").write_text("A council supports the plan.", encoding="utf-8")
+    _one_line_error(_cli(tmp_path, "run", str(corpus), "--out", str(tmp_path / "gone")), 2,
+                    message.format(tmp_path / "gone").removeprefix("error: "))
+    assert not (tmp_path / "never-made").exists()
+
+
+def test_a_summary_json_that_is_a_folder_is_refused_before_the_run(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    result = runner.invoke(app, ["run", str(corpus), "--out", str(tmp_path / "out"),
+                                 "--summary-json", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"Invalid value for '--summary-json': file '{tmp_path}' is a directory" in \
+        " ".join(result.output.replace("│", " ").split())
+    assert not (tmp_path / "out").exists()

@@ -132,3 +132,12 @@ def test_a_damaged_or_mistyped_part_is_one_error_naming_the_file(tmp_path: Path)
                                                   "parse string: 'first' as a scalar of type"):
         store.read_table("pages")
     assert store.read_table("pages", {"d1"}).num_rows == 1
+
+
+def test_a_failed_atomic_write_names_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "summary.json"
+    target.mkdir()  # a folder of that name: the rename fails
+    with pytest.raises(IsADirectoryError) as failed:
+        atomic_write_bytes(target, b"{}")
+    assert failed.value.filename == str(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]

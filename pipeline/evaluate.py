@@ -132,6 +132,9 @@ def _doc_file(row: Mapping[str, str], docs_dir: Path) -> Path:
 
 
 GOLD_COLUMNS = ("holder", "holder_is_author", "target", "stance")
+# the words of holder_is_author the official scorer (../shared/tools/score_stances.py) reads
+TRUE_WORDS = ("true", "1", "yes", "t")
+FALSE_WORDS = ("false", "0", "no", "f")
 
 
 def _check_gold_columns(gold_csv: Path, columns: list[str] | None) -> None:
@@ -183,7 +186,7 @@ def read_gold(gold_csv: Path, docs_dir: Path) -> tuple[list[GoldPosition], list[
                 doc_id,
                 path.name,
                 row["holder"],
-                row["holder_is_author"].strip().lower() == "true",
+                row["holder_is_author"].strip().lower() in TRUE_WORDS,
                 row["target"],
                 row["stance"].strip().lower(),
                 row.get("evidence") or "",
@@ -194,16 +197,18 @@ def read_gold(gold_csv: Path, docs_dir: Path) -> tuple[list[GoldPosition], list[
 
 def _gold_row_problem(row: Mapping[str, str | None]) -> str | None:
     """What makes a gold row unusable (an empty required cell, a stance or ``holder_is_author``
-    value outside its words), or None."""
-    empty = [c for c in GOLD_COLUMNS if not (row.get(c) or "").strip()]
+    value outside its words), or None. An author-held row may leave ``holder`` empty."""
+    author = str(row.get("holder_is_author") or "").strip().lower()
+    required = GOLD_COLUMNS[1:] if author in TRUE_WORDS else GOLD_COLUMNS
+    empty = [c for c in required if not (row.get(c) or "").strip()]
     if not (row.get("file") or "").strip() and not (row.get("id") or "").strip():
         empty.insert(0, "file (or id)")
     if empty:
         return f"no value for {', '.join(empty)}"
-    stance, author = (str(row[c]).strip().lower() for c in ("stance", "holder_is_author"))
+    stance = str(row["stance"]).strip().lower()
     if stance not in STANCES:
         return f"stance {row['stance']!r} is not one of {', '.join(STANCES)}"
-    if author not in ("true", "false"):
+    if author not in TRUE_WORDS + FALSE_WORDS:
         return f"holder_is_author {row['holder_is_author']!r} is not true or false"
     return None
 

@@ -181,8 +181,9 @@ def test_gold_saved_by_excel_with_a_byte_order_mark_and_padded_names_reads(
     (",Northshire Council,true,option_1,support\n", "line 2: no value for file (or id)"),
     ("a.txt,Northshire Council,true,option_1,support\na.txt,X,true,option_1,maybe\n",
      "line 3: stance 'maybe' is not one of support, oppose, conditional, neutral"),
-    ("a.txt,Northshire Council,yes,option_1,support\n",
-     "line 2: holder_is_author 'yes' is not true or false"),
+    ("a.txt,Northshire Council,perhaps,option_1,support\n",
+     "line 2: holder_is_author 'perhaps' is not true or false"),
+    ("a.txt,,false,option_1,support\n", "line 2: no value for holder"),
     ("", "has a header but no gold positions"),
 ])
 def test_a_gold_row_that_cannot_be_scored_is_refused_naming_its_line(
@@ -192,6 +193,19 @@ def test_a_gold_row_that_cannot_be_scored_is_refused_naming_its_line(
     with pytest.raises(ConfigError) as refused:
         read_gold(gold, tmp_path)
     assert str(refused.value) == f"gold file {gold} {message}"
+
+
+def test_gold_reads_the_scorers_words_for_the_author_flag_and_an_empty_author_holder(
+        tmp_path: Path) -> None:
+    _doc(tmp_path, "a.txt", "first document")
+    gold = tmp_path / "gold.csv"
+    gold.write_text("file,holder,holder_is_author,target,stance\n"
+                    "a.txt,,1,option_1,support\na.txt,Westvale Trust,no,option_2,oppose\n"
+                    "a.txt,Eastmere Council,yes,q1_statutory_footing,support\n",
+                    encoding="utf-8")
+    positions, _ = read_gold(gold, tmp_path)
+    assert [(p.holder, p.holder_is_author) for p in positions] == [
+        ("", True), ("Westvale Trust", False), ("Eastmere Council", True)]
 
 
 def test_gold_with_a_latin1_row_after_the_first_block_is_refused(tmp_path: Path) -> None:

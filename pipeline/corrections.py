@@ -53,6 +53,7 @@ import pyarrow as pa
 import yaml
 
 from pipeline.config import Settings
+from pipeline.errors import ConfigError
 from pipeline.io import OutputStore
 from pipeline.schema import TABLES, empty_table, to_table
 
@@ -134,6 +135,23 @@ def _locked(path: Path, mode: str) -> Iterator[Any]:
             yield fh
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def check_writable(path: Path) -> None:
+    """Raise :class:`ConfigError` naming ``path`` when decisions could not be appended to it
+    (a folder of that name, a folder that cannot be made or written), so that the review page
+    refuses to start rather than fail at the analyst's first decision. Leaves no new file."""
+    path = Path(path)
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot write the corrections file {path}: "
+                          f"{exc.strerror or exc}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 def append_decision(path: Path, decision: Decision) -> None:

@@ -591,13 +591,14 @@ def review(out: OutOpt, port: Annotated[int, typer.Option(
         folder = _local(out, "review")
         if not (folder / "positions").is_dir():
             raise _fail(f"no positions in {out}: run `stancemap run CORPUS --out {out}` first")
-        from pipeline.corrections import corrections_path
+        from pipeline.corrections import check_writable, corrections_path
         from pipeline.io import OutputStore
         from pipeline.review_app import make_server
         from stancemap.runtime import stancemap_home
 
         path = corrections_path(str(folder), settings, str(corrections) if corrections else None,
                                 stancemap_home())
+        check_writable(path)
         served = make_server(OutputStore(folder), settings, path, port, who)
     console.print(f"review page: {served.url}", highlight=False, soft_wrap=True)
     console.print(f"decisions go to {path}; Ctrl-C to stop", highlight=False, soft_wrap=True)

@@ -327,3 +327,15 @@ def test_a_decision_on_a_document_applies_to_its_copies(store: OutputStore, sett
     session = ReviewSession(store, settings, path, "tester")
     assert copy not in {item["doc_id"] for item in session.queue()}  # reviewed once, as a
     assert len(session.queue()) == 5                                 # decision on the original
+
+
+def test_check_writable_leaves_no_file_and_names_an_unwritable_one(tmp_path: Path) -> None:
+    from pipeline.corrections import check_writable
+    from pipeline.errors import ConfigError
+
+    fresh = tmp_path / "new" / "decisions.csv"
+    check_writable(fresh)
+    assert fresh.parent.is_dir() and not fresh.exists()
+    (tmp_path / "plain").write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"cannot write the corrections file .*plain"):
+        check_writable(tmp_path / "plain" / "decisions.csv")

@@ -52,3 +52,17 @@ def test_review_needs_positions(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["review", "--out", str(tmp_path / "nothing")])
     assert result.exit_code == 2
     assert "no positions in" in result.output
+
+
+def test_review_refuses_a_corrections_file_it_cannot_write(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stancemap.cli import app
+
+    build_review_store(tmp_path / "out")
+    (tmp_path / "notes").write_text("a file where a folder should be", encoding="utf-8")
+    wanted = tmp_path / "notes" / "decisions.csv"
+    result = CliRunner().invoke(app, ["review", "--out", str(tmp_path / "out"),
+                                      "--corrections", str(wanted)])
+    assert result.exit_code == 2
+    assert f"cannot write the corrections file {wanted}" in " ".join(result.output.split())

@@ -272,6 +272,7 @@ def test_commands_that_read_outputs_refuse_a_folder_without_any(
     assert [p.name for p in corpus.iterdir()] == ["a.txt"]
 
 
+@pytest.mark.filterwarnings("ignore:Logger 'prefect.flow_runs.test' attempted to send logs")
 def test_the_console_leaves_stancemaps_own_errors_to_the_cli() -> None:
     import logging
 

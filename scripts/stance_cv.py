@@ -362,6 +362,27 @@ def best_min_probability(probability: np.ndarray, labels: Sequence[str], n_gold:
     return max(reversed(POSITION_GRID), key=f1)
 
 
+def out_of_fold_probability(rows: Sequence[dict[str, Any]], labels: Sequence[str],
+                            folds: Sequence[int]) -> np.ndarray:
+    """Each position's probability of being right by a position head fitted on the positions
+    of the other folds (``folds`` gives each position's fold)."""
+    probability = np.zeros(len(rows))
+    for k in sorted(set(folds)):
+        train = [i for i, f in enumerate(folds) if f != k]
+        held = [i for i, f in enumerate(folds) if f == k]
+        head = _PositionHead([rows[i] for i in train], [labels[i] for i in train])
+        probability[held] = head.position_probability([rows[i] for i in held])
+    return probability
+
+
+def choose_min_probability(rows: Sequence[dict[str, Any]], labels: Sequence[str],
+                           folds: Sequence[int], n_gold: int) -> float:
+    """The withholding threshold (:func:`best_min_probability`) chosen on out-of-fold
+    probabilities: on the head's own training positions its probabilities are too good, and
+    a threshold chosen on them withholds too much."""
+    return best_min_probability(out_of_fold_probability(rows, labels, folds), labels, n_gold)
+
+
 def gold_folds(gold_csv: Path, scorer_path: Path) -> list[int]:
     """The fold of each non-neutral core gold position (lenient keys, one per position)."""
     sc = _scorer(scorer_path)
@@ -369,14 +390,14 @@ def gold_folds(gold_csv: Path, scorer_path: Path) -> list[int]:
 
 
 def cross_fit_positions(stances: pa.Table, corpus: Corpus, rows: list[dict[str, Any]],
-                        labels: list[str], settings: Settings, gold: list[int]
-                        ) -> tuple[pa.Table, list[float]]:
+                        labels: list[str], settings: Settings, gold: list[int],
+                        min_probability: float | None = None) -> tuple[pa.Table, list[float]]:
     """Positions whose confidence comes from a position head that never saw their document's
     fold: for each fold, the head is fitted on the other folds' out-of-fold positions ``rows``
-    (with their ``labels``, see :func:`position_examples`), the threshold under which a
-    position is withheld is chosen on those folds (:func:`best_min_probability`; ``gold``
-    holds the fold of each gold position) and the fold's documents are re-aggregated. Also
-    returns each fold's threshold."""
+    (with their ``labels``, see :func:`position_examples`) and the fold's documents are
+    re-aggregated, withholding positions under ``min_probability``; with ``None``, under a
+    threshold chosen on the other folds (:func:`choose_min_probability`; ``gold`` holds the
+    fold of each gold position). Also returns each fold's threshold."""
     from pipeline.stance import aggregate_positions
 
     names = {doc.document["doc_id"]: key for key, doc in corpus.documents.items()}
@@ -387,8 +408,8 @@ def cross_fit_positions(stances: pa.Table, corpus: Corpus, rows: list[dict[str, 
         train = [r for r, f in zip(rows, folds, strict=True) if f != k]
         train_y = [y for y, f in zip(labels, folds, strict=True) if f != k]
         head = _PositionHead(train, train_y)
-        threshold = best_min_probability(head.position_probability(train), train_y,
-                                         sum(f != k for f in gold))
+        threshold = min_probability if min_probability is not None else choose_min_probability(
+            train, train_y, [f for f in folds if f != k], sum(f != k for f in gold))
         chosen.append(threshold)
         for doc_id, doc_rows in sorted(by_doc.items()):
             if fold_of(names[doc_id], FOLDS) != k:
@@ -432,7 +453,9 @@ def reliability(positions: pa.Table, gold_csv: Path, scorer_path: Path) -> list[
 def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
                ) -> tuple[dict[str, Any], tuple[np.ndarray, list[str]]]:
     """Cross-validated figures (official scorer, dev + dev2): the headline with the position
-    head cross-fitted (see :func:`cross_fit_positions`), the sentence decision alone at each
+    head cross-fitted (see :func:`cross_fit_positions`) withholding as configured
+    (``stance.min_position_confidence``), the same with a withholding threshold chosen per fold
+    on the other folds, the sentence decision alone at each
     minimum confidence, the reliability table and the precision of positions at or above the
     review threshold; and the position head's training data (all out-of-fold positions)."""
     from pipeline.stance.learned import position_features
@@ -455,10 +478,11 @@ def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
         _, sentence_only = score(raw, gold, scorer_path)
         rows, labels = position_examples(raw, gold, scorer_path)
         in_gold = gold_folds(gold, scorer_path)
-        positions, by_fold = cross_fit_positions(stances, corpus, rows, labels, ctx.settings,
-                                                 in_gold)
-        shipped = _PositionHead(rows, labels).position_probability(rows)
-        chosen = best_min_probability(shipped, labels, len(in_gold))
+        positions, _ = cross_fit_positions(stances, corpus, rows, labels, ctx.settings,
+                                           in_gold, stance.min_position_confidence)
+        withheld, by_fold = cross_fit_positions(stances, corpus, rows, labels, ctx.settings,
+                                                in_gold)
+        _, with_chosen = score(withheld, gold, scorer_path)
         report, figures = score(positions, gold, scorer_path)
         curve = reliability(positions, gold, scorer_path)
         confident = positions.filter(pc.invert(positions.column("needs_review")))
@@ -467,11 +491,11 @@ def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
     return {
         "method": f"document-grouped {FOLDS}-fold CV over dev + dev2 ({len(keys)} documents), "
                   "scored by ../shared/tools/score_stances.py (polarity = lenient); the position "
-                  "head and its withholding threshold cross-fitted on the other folds' out-of-fold "
-                  "positions",
+                  "head cross-fitted on the other folds' out-of-fold positions",
         "min_confidence": stance.min_confidence,
-        "min_position_confidence": chosen,
-        "min_position_confidence_by_fold": by_fold,
+        "min_position_confidence": stance.min_position_confidence,
+        "lenient_with_withholding_chosen_per_fold": with_chosen,
+        "min_position_confidence_chosen_per_fold": by_fold,
         "review_threshold": stance.review_threshold,
         "scorer_output": report.strip().splitlines(),
         "lenient": figures,

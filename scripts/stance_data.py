@@ -28,7 +28,9 @@ CACHE_VERSION = "1"
 
 def _key(path: Path, settings: Settings) -> str:
     digest = hashlib.sha256(path.read_bytes())
-    digest.update(f"|{CACHE_VERSION}|{settings.nlp.spacy_model}".encode())
+    digest.update(f"|{CACHE_VERSION}|{settings.nlp.spacy_model}|".encode())
+    # the entities and the author come from the organisation register: a new one re-prepares
+    digest.update(settings.resolve(settings.entities.patterns).read_bytes())
     return digest.hexdigest()[:24]
 
 

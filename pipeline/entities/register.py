@@ -10,6 +10,7 @@ piece of text into a canonical :class:`Organisation`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -115,6 +116,13 @@ class OrganisationRegister:
         links = {"and", "of", "upon", "on", "the", "le"}
         words = [w if w in links else cased.get(w, w.title()) for w in slug.split("-")]
         return " ".join(words)
+
+    def is_generic(self, text: str) -> bool:
+        """Whether ``text`` names a kind of body, not one: made only of :attr:`generic_words`
+        ("the NHS", "CCGs", "PDF") and not a registered name ("NHS Providers")."""
+        words = re.findall(r"[\w’']+", re.sub(r"^\s*(?:the|a|an)\s+", "", text, flags=re.I))
+        return all(w in self.generic_words or w.rstrip("s") in self.generic_words
+                   for w in words) and self.lookup(text) is None
 
     def remember(self, org: Organisation) -> Organisation:
         """Record an organisation found by shape or by the model so :meth:`get` knows it."""

@@ -731,11 +731,24 @@ def _named_candidate(analysis: _Analysis, idx: int, named: list[Speaker], explic
     if reference is not None and reference.search(text):
         owner_holder = analysis.resolver.owner_holder()
         return Candidate(None) if owner_holder.is_author else Candidate(owner_holder, owner=True)
-    if idx > 0:
+    if idx > 0 and not _author_named_as_subject(analysis, idx):
         earlier = analysis.speakers_of(idx - 1)
         if earlier:
             return Candidate(earlier[0].holder, previous=True, speaker=earlier[0].explicit)
     return Candidate(None)
+
+
+def _author_named_as_subject(analysis: _Analysis, idx: int) -> bool:
+    """Whether the main clause's subject names the author ("The Council supports ..."): the
+    sentence says who holds its view, so a speaker of the sentence before does not."""
+    doc = analysis.docs[idx]
+    subject = next((t for t in doc if t.dep_ in ("nsubj", "nsubjpass") and t.head.dep_ == "ROOT"
+                    and t.pos_ in ("NOUN", "PROPN")), None)
+    if subject is None:
+        return False
+    span = doc[subject.left_edge.i : subject.i + 1]
+    holder = analysis.resolver.resolve(idx, span, analysis.docs)
+    return holder is not None and holder.is_author and holder.name != UNKNOWN_AUTHOR
 
 
 RELEVANCE_FLOOR = 0.1  # below this calibrated probability a pair makes no row

@@ -86,6 +86,9 @@ class Register(Protocol):
     def lookup(self, text: str, doc_aliases: Mapping[str, str] | None = None) -> Any:
         """The canonical organisation ``text`` names, or ``None``."""
 
+    def is_generic(self, text: str) -> bool:
+        """Whether ``text`` names a kind of body, not one ("NHS", "the CCGs", "PDF")."""
+
 
 @dataclass(frozen=True)
 class Holder:
@@ -135,6 +138,10 @@ class HolderResolver:
     register: Register | None = None
     doc_aliases: Mapping[str, str] | None = None
 
+    def _names_one(self, text: str) -> bool:
+        """Whether a name the parser found names one body or person, not a kind of body."""
+        return self.register is None or not self.register.is_generic(text)
+
     def _is_author(self, name: str, holder_id: str | None) -> bool:
         if holder_id is not None and holder_id == self.author.holder_id:
             return True
@@ -159,7 +166,8 @@ class HolderResolver:
 
     def _entity_in(self, sent: int, start: int, end: int) -> dict[str, Any] | None:
         for row in self.entities.get(sent, ()):
-            if row["start"] < end and row["end"] > start and row["label"] in ("ORG", "PERSON"):
+            if (row["start"] < end and row["end"] > start and row["label"] in ("ORG", "PERSON")
+                    and self._names_one(row["text"])):
                 return dict(row)
         return None
 
@@ -170,7 +178,9 @@ class HolderResolver:
             (r["start"], r["end"], r) for r in self.entities.get(sent, ()) if r["label"] == "ORG"
         ]
         candidates += [
-            (e.start_char, e.end_char, None) for e in docs[sent].ents if e.label_ == "ORG"
+            (e.start_char, e.end_char, None)
+            for e in docs[sent].ents
+            if e.label_ == "ORG" and self._names_one(e.text)
         ]
         for start, end, row in candidates:
             gap = text[end : span.start_char] if end <= span.start_char else None
@@ -188,12 +198,18 @@ class HolderResolver:
         for i in range(sent, max(sent - 4, -1), -1):
             limit = before if i == sent else 10**9
             rows = [
-                r for r in self.entities.get(i, ()) if r["label"] in labels and r["end"] <= limit
+                r
+                for r in self.entities.get(i, ())
+                if r["label"] in labels and r["end"] <= limit and self._names_one(r["text"])
             ]
             if rows:
                 row = max(rows, key=lambda r: r["end"])
                 return self._make(row["text"], row.get("canonical_id"), row.get("canonical_name"))
-            ents = [e for e in docs[i].ents if e.label_ in labels and e.end_char <= limit]
+            ents = [
+                e
+                for e in docs[i].ents
+                if e.label_ in labels and e.end_char <= limit and self._names_one(e.text)
+            ]
             if ents:
                 return self._make(ents[-1].text)
         return self.author
@@ -221,6 +237,9 @@ class HolderResolver:
             return self.author
         text = span.text.strip()
         lower = text.lower()
+        if len(span) > 1 and span[0].lower_ in ("its", "their") and span[0].dep_ == "poss":
+            # "its members", "their leaders": organisation first, the body the pronoun names
+            return self.antecedent(sent, span.start_char, docs, False)
         entity = self._entity_in(sent, span.start_char, span.end_char)
         if entity is not None:
             return self._make(
@@ -232,6 +251,7 @@ class HolderResolver:
             if e.label_ in ("ORG", "PERSON", "NORP")
             and e.start_char < span.end_char
             and e.end_char > span.start_char
+            and self._names_one(e.text)
         ]
         if ents:
             return self._make(ents[0].text)

@@ -162,6 +162,8 @@ def _with_ents(texts: Sequence[str], spans: Sequence[tuple[int, int, int, str]],
     ("Strong and Effective Places", 0, 4, "ORG"),  # no organisation head word
     ("Communicating with partners", 0, 1, "ORG"),
     ("Email enquiries", 0, 1, "PERSON"),
+    ("Annual review (PDF 310KB)", 3, 4, "ORG"),  # a download link's file format
+    ("Annual review (PDF 310 KB)", 5, 6, "ORG"),  # and its size
     ("the recent years", 1, 3, "DATE"),
 ])
 def test_noise_is_filtered(register: OrganisationRegister, make_sentences: Sentences, text: str,

@@ -85,6 +85,17 @@ def test_lookup_rejects_non_names(register: OrganisationRegister, text: str) -> 
     assert register.lookup(text) is None
 
 
+@pytest.mark.parametrize(("text", "generic"), [
+    ("NHS", True), ("the NHS", True), ("The CCGs", True), ("PDF", True), ("ICS", True),
+    ("NHS Providers", False),  # generic words, but a registered name
+    ("NHS Clinical Commissioners", False), ("the Government", False),
+    ("Harbour Carers Network", False), ("Trust leaders", False),
+])
+def test_kinds_of_body_are_generic(register: OrganisationRegister, text: str,
+                                   generic: bool) -> None:
+    assert register.is_generic(text) is generic
+
+
 def test_doc_aliases_come_first(register: OrganisationRegister) -> None:
     council = register.lookup("Rivermouth Borough Council")
     assert council is not None

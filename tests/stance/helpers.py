@@ -45,6 +45,9 @@ class FakeRegister:
     def lookup(self, text: str, doc_aliases: Any = None) -> FakeOrganisation | None:
         return self.names.get(text.strip().lower())
 
+    def is_generic(self, text: str) -> bool:
+        return text.strip().lower() in {"nhs", "the nhs", "ccg", "ccgs", "pdf"}
+
 
 def sentences_table(doc_id: str, texts: list[str]) -> pa.Table:
     """A sentences table for ``texts`` (one page, offsets into the joined text)."""

@@ -21,3 +21,21 @@ def test_threshold_keeps_everything_when_the_low_ones_are_right() -> None:
     probability = np.array([0.9, 0.3, 0.1, 0.05])
     labels = ["right", "right", "right", "wrong"]
     assert cv.best_min_probability(probability, labels, 3) == 0.0  # 2*3/(4+3) beats 2*2/(2+3)
+
+
+def _position(confidence: float, author: bool) -> dict[str, object]:
+    return {"confidence": confidence, "n_support": 1, "n_oppose": 0, "n_conditional": 0,
+            "n_neutral": 0, "holder_is_author": author, "holder_id": None, "mixed": False,
+            "stance": "support"}
+
+
+def test_each_fold_is_scored_by_a_head_fitted_on_the_other_folds() -> None:
+    cv = load_script("stance_cv")
+    rows = [_position(c, a) for c in (0.2, 0.5, 0.8) for a in (True, False)] * 2
+    labels = ["right", "wrong", "right", "right", "wrong", "right"] * 2
+    folds = [0] * 6 + [1] * 6
+    probability = cv.out_of_fold_probability(rows, labels, folds)
+    other = cv._PositionHead(rows[6:], labels[6:]).position_probability(rows[:6])
+    assert np.array_equal(probability[:6], other)
+    assert cv.choose_min_probability(rows, labels, folds, 8) == cv.best_min_probability(
+        probability, labels, 8)

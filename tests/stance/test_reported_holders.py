@@ -85,3 +85,27 @@ def test_a_speaker_answered_by_the_writer_is_not_the_one_speaking(targets: Targe
     answered = _found(targets, ["The Care Federation said budgets belong at place level, "
                                 "which we dispute."], "place_subsidiarity")
     assert (said.speaker, answered.speaker) == (True, False)
+
+
+def test_its_members_hold_the_view_of_the_body_they_belong_to(targets: TargetSet) -> None:
+    texts = ["The Care Federation said its CCG members favoured delegated commissioning of "
+             "dental services."]
+    assert _candidate(targets, texts, "q4_delegated_commissioning") == (
+        "The Care Federation", False)
+
+
+def test_it_as_a_speaker_skips_a_kind_of_body_named_in_between(targets: TargetSet) -> None:
+    texts = [
+        "The Care Federation wrote to the NHS on Monday.",
+        "It has called for budgets to be set at place level.",
+    ]
+    found = _found(targets, texts, "place_subsidiarity")
+    assert (found.holder and found.holder.name, found.speaker) == ("The Care Federation", True)
+
+
+def test_a_speaker_before_does_not_hold_what_the_named_author_states(targets: TargetSet) -> None:
+    texts = [
+        "The Care Federation said it backs budgets set at place level.",
+        "Northshire Council supports delegated commissioning of dental services.",
+    ]
+    assert _candidate(targets, texts, "q4_delegated_commissioning") == (None, False)

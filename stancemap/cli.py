@@ -308,14 +308,17 @@ def _local(out: str, command: str) -> Path:
         raise _fail(_DANGLING.format(out=out)) from None
 
 
-def _need_outputs(folder: Path, out: str) -> None:
+def _need_outputs(folder: Path, out: str, started: bool = False) -> None:
     """Refuse a folder holding none of stancemap's tables (a mistyped ``--out``, the corpus
     folder): reading it would show empty results, writing a report would make it look like
-    outputs."""
-    from pipeline.io import OutputStore
+    outputs. With ``started``, a folder whose first run has begun (it holds the run's state)
+    is accepted: a query there reads the tables as they are written."""
+    from pipeline.io import STATE_DIR, OutputStore
     from pipeline.schema import TABLES
 
     store = OutputStore(folder)
+    if started and (folder / STATE_DIR).is_dir():
+        return
     if not folder.is_dir() or not any(store.exists(name) for name in TABLES):
         raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
 
@@ -488,8 +491,7 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
         from stancemap.runtime import stancemap_home
 
         folder = materialise(out, stancemap_home() / "staging")
-        if not folder.is_dir():
-            raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
+        _need_outputs(folder, out, started=True)
         table = run_query(sql, folder)
         if fmt in (Format.parquet, Format.xlsx) and output is None:
             raise _fail(f"--format {fmt.value} needs --output FILE")

@@ -256,7 +256,8 @@ def test_an_empty_out_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [
-    ["report"], ["export", "--xlsx", "x.xlsx"], ["evaluate", "--corrections", "decisions.csv"]])
+    ["report"], ["export", "--xlsx", "x.xlsx"], ["evaluate", "--corrections", "decisions.csv"],
+    ["query", "SELECT 1"]])
 def test_commands_that_read_outputs_refuse_a_folder_without_any(
         tmp_path: Path, command: list[str]) -> None:
     corpus = tmp_path / "corpus"  # the analyst gave the corpus folder, not the outputs
@@ -270,6 +271,15 @@ def test_commands_that_read_outputs_refuse_a_folder_without_any(
             f"error: no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
     assert [p.name for p in corpus.iterdir()] == ["a.txt"]
+
+
+def test_query_reads_a_folder_whose_first_run_has_begun(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "_state").mkdir(parents=True)  # the run holds its lock; no table is written yet
+    result = runner.invoke(app, ["query", "SELECT count(*) AS n FROM documents", "--out",
+                                 str(out), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ['"n"', "0"]
 
 
 @pytest.mark.filterwarnings("ignore:Logger 'prefect.flow_runs.test' attempted to send logs")

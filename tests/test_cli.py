@@ -65,6 +65,14 @@ def test_query_errors_are_one_line(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "no outputs at" in missing.output
 
 
+def test_a_duckdb_error_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["query", "SELECT doc_id FROM pagez", "--out",
+                                 str(_outputs(tmp_path))])
+    assert result.exit_code == 2
+    assert result.output == ('error: query failed: Catalog Error: Table with name pagez does not '
+                             'exist! Did you mean "pages"?\n')
+
+
 def test_bad_config_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("runtime:\n  runner: kubernetes\n", encoding="utf-8")

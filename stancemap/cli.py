@@ -177,6 +177,14 @@ def _check_out(out: str) -> None:
                     "folder you can write to")
 
 
+def _check_parent(path: Path | None, option: str) -> None:
+    """Refuse a file to write whose folder does not exist (a mistyped path): it is not
+    created, so the result never lands somewhere unexpected."""
+    if path is not None and not path.parent.exists():
+        raise _fail(f"{option} {path}: the folder {path.parent} does not exist; create it or "
+                    "choose a file in an existing folder")
+
+
 def _has_files(corpus: Path) -> bool:
     return any(files for _, _, files in os.walk(corpus))
 
@@ -387,6 +395,7 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
     Incremental: unchanged files are skipped, changed ones re-processed, deleted ones removed
     from every table.
     """
+    _check_parent(summary_json, "--summary-json")
     _prepare(verbose, password)
     with _expected_errors():
         if themes is not None:
@@ -485,6 +494,7 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
           output: Annotated[Path | None, typer.Option(help="Write the result to this file.")] =
           None) -> None:
     """Answer SQL over the output tables (read-only DuckDB)."""
+    _check_parent(output, "--output")
     with _expected_errors():
         from pipeline.io import materialise
         from pipeline.query import run_query, write_result
@@ -615,6 +625,7 @@ def export(out: OutOpt, xlsx: Annotated[Path, typer.Option(
                     "errors, corrections).", dir_okay=False)],
            config: ConfigOpt = None) -> None:
     """Write OUT's analysis to one Excel workbook."""
+    _check_parent(xlsx, "--xlsx")
     with _expected_errors():
         from pipeline.export import write_workbook
         from pipeline.io import OutputStore

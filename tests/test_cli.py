@@ -351,3 +351,22 @@ def test_a_summary_json_that_is_a_folder_is_refused_before_the_run(tmp_path: Pat
     assert f"Invalid value for '--summary-json': file '{tmp_path}' is a directory" in \
         " ".join(result.output.replace("│", " ").split())
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("command", "option"), [
+    (["query", "SELECT 1", "--format", "csv"], "--output"),
+    (["export"], "--xlsx"),
+    (["run", "corpus"], "--summary-json")])
+def test_a_file_to_write_in_a_missing_folder_is_refused(
+        tmp_path: Path, command: list[str], option: str) -> None:
+    out = _outputs(tmp_path)
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("A council supports the plan.", encoding="utf-8")
+    dest = tmp_path / "mistyped" / "result.file"
+    args = [str(tmp_path / a) if a == "corpus" else a for a in command]
+    result = runner.invoke(app, [*args, "--out", str(out), option, str(dest)])
+    assert result.exit_code == 2
+    assert " ".join(result.output.split()) == (
+        f"error: {option} {dest}: the folder {dest.parent} does not exist; create it or "
+        "choose a file in an existing folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "out"]

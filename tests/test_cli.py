@@ -370,3 +370,14 @@ def test_a_file_to_write_in_a_missing_folder_is_refused(
         f"error: {option} {dest}: the folder {dest.parent} does not exist; create it or "
         "choose a file in an existing folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "out"]
+
+
+def test_an_infinite_limit_in_the_environment_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["export", "--out", str(_outputs(tmp_path)), "--xlsx",
+                                 str(tmp_path / "all.xlsx")],
+                           env={"STANCEMAP_CORPUS__MAX_FILE_MB": "1e999"})
+    assert result.exit_code == 2
+    assert result.output == ("error: invalid configuration: corpus.max_file_mb: Input should be "
+                             "a finite number (environment variable "
+                             "STANCEMAP_CORPUS__MAX_FILE_MB)\n")
+    assert not (tmp_path / "all.xlsx").exists()

@@ -381,3 +381,16 @@ def test_an_infinite_limit_in_the_environment_is_one_line(tmp_path: Path) -> Non
                              "a finite number (environment variable "
                              "STANCEMAP_CORPUS__MAX_FILE_MB)\n")
     assert not (tmp_path / "all.xlsx").exists()
+
+
+def test_a_bad_organisation_entry_is_one_line_naming_the_file_and_entry(tmp_path: Path) -> None:
+    patterns = tmp_path / "organisations.yaml"
+    patterns.write_text("organisations:\n  - id: brightwater-trust\n    name: Brightwater Trust\n"
+                        "  - Harbourside Council\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"entities:\n  patterns: {patterns}\n", encoding="utf-8")
+    result = runner.invoke(app, ["export", "--out", str(_outputs(tmp_path)), "--xlsx",
+                                 str(tmp_path / "all.xlsx"), "--config", str(config)])
+    assert result.exit_code == 2
+    assert result.output == (f"error: invalid entity pattern file {patterns} (entities.patterns):"
+                             " organisations entry 1 (brightwater-trust): no 'type' key\n")

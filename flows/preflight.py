@@ -49,7 +49,7 @@ def check_data_files(settings: Settings) -> None:
     document's analysis, it would be an error row per document and a traceback per task."""
     from pydantic import ValidationError
 
-    from pipeline.entities.register import load_register
+    from pipeline.entities.register import PatternDataError, load_register
     from pipeline.stance.targets import load_targets
 
     path = settings.resolve(settings.stance.targets)
@@ -60,13 +60,13 @@ def check_data_files(settings: Settings) -> None:
             raise ConfigError(f"invalid target file {path} (stance.targets): "
                               f"{validation_problems(exc.__cause__)}") from None
         raise ConfigError(f"{exc} (stance.targets)") from None
+    patterns = settings.resolve(settings.entities.patterns)
     try:
         load_register(settings)
+    except PatternDataError as exc:
+        raise ConfigError(f"invalid entity pattern file {patterns} (entities.patterns): "
+                          f"{exc.problem}") from None
     except ConfigError as exc:
-        patterns = settings.resolve(settings.entities.patterns)
-        if isinstance(exc.__cause__, KeyError):
-            raise ConfigError(f"invalid entity pattern file {patterns} (entities.patterns): "
-                              f"no {exc.__cause__.args[0]!r} key") from None
         where = "" if str(patterns) in str(exc) else f": {patterns}"
         raise ConfigError(f"{exc} (entities.patterns{where})") from None
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,7 +26,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No infinity or NaN: a limit of 1e999 MB or seconds is no limit, and fails in arithmetic.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class CorpusConfig(_Section):
@@ -46,6 +47,13 @@ class IngestConfig(_Section):
     copy_similarity: float = Field(default=0.85, gt=0, le=1)
     earliest_year: int = Field(default=1900, ge=1, le=9999)
     latest_year: int = Field(default=2100, ge=1, le=9999)
+
+    @model_validator(mode="after")
+    def _years_in_order(self) -> IngestConfig:
+        if self.earliest_year > self.latest_year:
+            raise ValueError(f"earliest_year {self.earliest_year} is after latest_year "
+                             f"{self.latest_year}: no date would be plausible")
+        return self
 
     @property
     def years(self) -> tuple[int, int]:
@@ -103,7 +111,7 @@ class ReportConfig(_Section):
 
 
 class QueryConfig(_Section):
-    max_seconds: float = Field(default=60, gt=0)
+    max_seconds: float = Field(default=60, gt=0, le=86_400)  # at most a day
     max_rows: int = Field(default=1_000_000, gt=0)
     memory_mb: int = Field(default=2048, ge=256)
 
@@ -198,7 +206,8 @@ def validation_problems(exc: ValidationError, settings: bool = False) -> str:
         variable = ENV_PREFIX + "__".join(loc).upper()
         source = (f" (environment variable {variable})"
                   if settings and variable in _environment() else "")
-        problems.append(f"{'.'.join(loc) or 'file'}: {error['msg']}{source}")
+        message = error["msg"].removeprefix("Value error, ")  # a validator's own sentence
+        problems.append(f"{'.'.join(loc) or 'file'}: {message}{source}")
     return "; ".join(problems)
 
 

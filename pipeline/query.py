@@ -80,12 +80,21 @@ def connect(out: Path, memory_mb: int = 1024) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _one_line(exc: duckdb.Error) -> str:
+    """DuckDB's message in one line: its lines joined, and its position hint ("LINE 1: ...")
+    in brackets after them (the caret under that hint cannot be shown on one line)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    where = [line for line in lines if line.startswith("LINE ")]
+    text = [line for line in lines if line not in where and set(line) != {"^"}]
+    return " ".join(text) + (f" ({where[0]})" if where else "")
+
+
 def check_read_only(sql: str) -> None:
     """Raise :class:`QueryError` unless ``sql`` is exactly one read-only statement."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise QueryError(f"invalid SQL: {exc}") from exc
+        raise QueryError(f"invalid SQL: {_one_line(exc)}") from exc
     if len(statements) != 1:
         raise QueryError(f"expected exactly one SQL statement, got {len(statements)}")
     statement = statements[0]
@@ -117,13 +126,14 @@ def run_query(sql: str, out: Path, limits: QueryConfig | None = None) -> pa.Tabl
     except duckdb.InterruptException:
         raise _too_slow(limits) from None
     except duckdb.PermissionException as exc:
-        raise QueryError(f"refused: {exc} (only the output tables can be read)") from exc
+        raise QueryError(f"refused: {_one_line(exc)} (only the output tables can be "
+                         "read)") from exc
     except duckdb.OutOfMemoryException:
         raise QueryError(
             f"the query needs more than {limits.memory_mb // 2} MB (half of query.memory_mb): "
             "aggregate more, select fewer columns or add a LIMIT") from None
     except duckdb.Error as exc:
-        raise QueryError(f"query failed: {exc}") from exc
+        raise QueryError(f"query failed: {_one_line(exc)}") from exc
     finally:
         timer.cancel()
         con.close()

@@ -177,6 +177,14 @@ def _check_out(out: str) -> None:
                     "folder you can write to")
 
 
+def _check_parent(path: Path | None, option: str) -> None:
+    """Refuse a file to write whose folder does not exist (a mistyped path): it is not
+    created, so the result never lands somewhere unexpected."""
+    if path is not None and not path.parent.exists():
+        raise _fail(f"{option} {path}: the folder {path.parent} does not exist; create it or "
+                    "choose a file in an existing folder")
+
+
 def _has_files(corpus: Path) -> bool:
     return any(files for _, _, files in os.walk(corpus))
 
@@ -308,14 +316,17 @@ def _local(out: str, command: str) -> Path:
         raise _fail(_DANGLING.format(out=out)) from None
 
 
-def _need_outputs(folder: Path, out: str) -> None:
+def _need_outputs(folder: Path, out: str, started: bool = False) -> None:
     """Refuse a folder holding none of stancemap's tables (a mistyped ``--out``, the corpus
     folder): reading it would show empty results, writing a report would make it look like
-    outputs."""
-    from pipeline.io import OutputStore
+    outputs. With ``started``, a folder whose first run has begun (it holds the run's state)
+    is accepted: a query there reads the tables as they are written."""
+    from pipeline.io import STATE_DIR, OutputStore
     from pipeline.schema import TABLES
 
     store = OutputStore(folder)
+    if started and (folder / STATE_DIR).is_dir():
+        return
     if not folder.is_dir() or not any(store.exists(name) for name in TABLES):
         raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
 
@@ -384,6 +395,7 @@ def run(corpus: CorpusArg, out: OutOpt, config: ConfigOpt = None, password: Pass
     Incremental: unchanged files are skipped, changed ones re-processed, deleted ones removed
     from every table.
     """
+    _check_parent(summary_json, "--summary-json")
     _prepare(verbose, password)
     with _expected_errors():
         if themes is not None:
@@ -482,14 +494,14 @@ def query(sql: Annotated[str, typer.Argument(help="One read-only SQL statement; 
           output: Annotated[Path | None, typer.Option(help="Write the result to this file.")] =
           None) -> None:
     """Answer SQL over the output tables (read-only DuckDB)."""
+    _check_parent(output, "--output")
     with _expected_errors():
         from pipeline.io import materialise
         from pipeline.query import run_query, write_result
         from stancemap.runtime import stancemap_home
 
         folder = materialise(out, stancemap_home() / "staging")
-        if not folder.is_dir():
-            raise _fail(f"no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
+        _need_outputs(folder, out, started=True)
         table = run_query(sql, folder)
         if fmt in (Format.parquet, Format.xlsx) and output is None:
             raise _fail(f"--format {fmt.value} needs --output FILE")
@@ -613,6 +625,7 @@ def export(out: OutOpt, xlsx: Annotated[Path, typer.Option(
                     "errors, corrections).", dir_okay=False)],
            config: ConfigOpt = None) -> None:
     """Write OUT's analysis to one Excel workbook."""
+    _check_parent(xlsx, "--xlsx")
     with _expected_errors():
         from pipeline.export import write_workbook
         from pipeline.io import OutputStore

@@ -65,6 +65,14 @@ def test_query_errors_are_one_line(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "no outputs at" in missing.output
 
 
+def test_a_duckdb_error_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["query", "SELECT doc_id FROM pagez", "--out",
+                                 str(_outputs(tmp_path))])
+    assert result.exit_code == 2
+    assert result.output == ('error: query failed: Catalog Error: Table with name pagez does not '
+                             'exist! Did you mean "pages"?\n')
+
+
 def test_bad_config_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("runtime:\n  runner: kubernetes\n", encoding="utf-8")
@@ -256,7 +264,8 @@ def test_an_empty_out_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [
-    ["report"], ["export", "--xlsx", "x.xlsx"], ["evaluate", "--corrections", "decisions.csv"]])
+    ["report"], ["export", "--xlsx", "x.xlsx"], ["evaluate", "--corrections", "decisions.csv"],
+    ["query", "SELECT 1"]])
 def test_commands_that_read_outputs_refuse_a_folder_without_any(
         tmp_path: Path, command: list[str]) -> None:
     corpus = tmp_path / "corpus"  # the analyst gave the corpus folder, not the outputs
@@ -270,6 +279,15 @@ def test_commands_that_read_outputs_refuse_a_folder_without_any(
             f"error: no outputs at {out}: run `stancemap run CORPUS --out {out}` first")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
     assert [p.name for p in corpus.iterdir()] == ["a.txt"]
+
+
+def test_query_reads_a_folder_whose_first_run_has_begun(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "_state").mkdir(parents=True)  # the run holds its lock; no table is written yet
+    result = runner.invoke(app, ["query", "SELECT count(*) AS n FROM documents", "--out",
+                                 str(out), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ['"n"', "0"]
 
 
 @pytest.mark.filterwarnings("ignore:Logger 'prefect.flow_runs.test' attempted to send logs")
@@ -333,3 +351,46 @@ def test_a_summary_json_that_is_a_folder_is_refused_before_the_run(tmp_path: Pat
     assert f"Invalid value for '--summary-json': file '{tmp_path}' is a directory" in \
         " ".join(result.output.replace("│", " ").split())
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("command", "option"), [
+    (["query", "SELECT 1", "--format", "csv"], "--output"),
+    (["export"], "--xlsx"),
+    (["run", "corpus"], "--summary-json")])
+def test_a_file_to_write_in_a_missing_folder_is_refused(
+        tmp_path: Path, command: list[str], option: str) -> None:
+    out = _outputs(tmp_path)
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("A council supports the plan.", encoding="utf-8")
+    dest = tmp_path / "mistyped" / "result.file"
+    args = [str(tmp_path / a) if a == "corpus" else a for a in command]
+    result = runner.invoke(app, [*args, "--out", str(out), option, str(dest)])
+    assert result.exit_code == 2
+    assert " ".join(result.output.split()) == (
+        f"error: {option} {dest}: the folder {dest.parent} does not exist; create it or "
+        "choose a file in an existing folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "out"]
+
+
+def test_an_infinite_limit_in_the_environment_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["export", "--out", str(_outputs(tmp_path)), "--xlsx",
+                                 str(tmp_path / "all.xlsx")],
+                           env={"STANCEMAP_CORPUS__MAX_FILE_MB": "1e999"})
+    assert result.exit_code == 2
+    assert result.output == ("error: invalid configuration: corpus.max_file_mb: Input should be "
+                             "a finite number (environment variable "
+                             "STANCEMAP_CORPUS__MAX_FILE_MB)\n")
+    assert not (tmp_path / "all.xlsx").exists()
+
+
+def test_a_bad_organisation_entry_is_one_line_naming_the_file_and_entry(tmp_path: Path) -> None:
+    patterns = tmp_path / "organisations.yaml"
+    patterns.write_text("organisations:\n  - id: brightwater-trust\n    name: Brightwater Trust\n"
+                        "  - Harbourside Council\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"entities:\n  patterns: {patterns}\n", encoding="utf-8")
+    result = runner.invoke(app, ["export", "--out", str(_outputs(tmp_path)), "--xlsx",
+                                 str(tmp_path / "all.xlsx"), "--config", str(config)])
+    assert result.exit_code == 2
+    assert result.output == (f"error: invalid entity pattern file {patterns} (entities.patterns):"
+                             " organisations entry 1 (brightwater-trust): no 'type' key\n")

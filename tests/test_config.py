@@ -94,3 +94,32 @@ def test_environment_variables_of_no_section_or_not_json_are_refused(
     monkeypatch.setenv("STANCEMAP_CORPUS__EXTENSIONS", '[".pdf"]')
     monkeypatch.setenv("STANCEMAP_HOME", "/somewhere")  # not a setting: no section, no "__"
     assert load_settings().corpus.extensions == [".pdf"]
+
+
+@pytest.mark.parametrize(("variable", "value", "problem"), [
+    ("CORPUS__MAX_FILE_MB", "1e999", "corpus.max_file_mb: Input should be a finite number"),
+    ("CORPUS__MAX_FILE_MB", "nan", "corpus.max_file_mb: Input should be a finite number"),
+    ("CORPUS__MAX_SECONDS_PER_DOCUMENT", "-inf",
+     "corpus.max_seconds_per_document: Input should be a finite number"),
+    ("CORPUS__MAX_MEMORY_MB_PER_DOCUMENT", "-5",
+     "corpus.max_memory_mb_per_document: Input should be greater than 0"),
+    ("STANCE__REVIEW_THRESHOLD", "NaN", "stance.review_threshold: Input should be a finite number"),
+    ("QUERY__MAX_SECONDS", "1e300", "query.max_seconds: Input should be less than or equal to "
+                                     "86400"),
+])
+def test_numbers_that_are_no_limit_are_refused_naming_the_variable(
+        monkeypatch: pytest.MonkeyPatch, variable: str, value: str, problem: str) -> None:
+    monkeypatch.setenv(f"STANCEMAP_{variable}", value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert str(refused.value) == (f"invalid configuration: {problem} (environment variable "
+                                  f"STANCEMAP_{variable})")
+
+
+def test_years_out_of_order_are_refused(tmp_path: Path) -> None:
+    user = tmp_path / "years.yaml"
+    user.write_text("ingest:\n  earliest_year: 2050\n  latest_year: 1990\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(user)
+    assert str(refused.value) == (f"invalid configuration ({user}): ingest: earliest_year 2050 "
+                                  "is after latest_year 1990: no date would be plausible")

@@ -9,9 +9,10 @@ piece of text into a canonical :class:`Organisation`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -87,7 +88,7 @@ class OrganisationRegister:
         try:
             return _build(data)
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"invalid entity pattern data: {exc!r}") from exc
+            raise PatternDataError(_problem(exc)) from exc
 
     @cached_property
     def exact_aliases(self) -> dict[str, str]:
@@ -197,82 +198,154 @@ def _doc_alias(text: str, doc_aliases: Mapping[str, str] | None) -> str | None:
     return folded.get(text.casefold())
 
 
-def _as_tuple(value: Any) -> tuple[str, ...]:
+class PatternDataError(ConfigError):
+    """The content of an entity pattern file is invalid; ``problem`` says where (the section,
+    the entry) and what, in one line."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"invalid entity pattern data: {problem}")
+
+    def __reduce__(self) -> tuple[type[PatternDataError], tuple[str]]:
+        return type(self), (self.problem,)  # crosses process boundaries with its problem
+
+
+def _problem(exc: Exception) -> str:
+    """An error met while reading the pattern data, as a sentence (a missing key is named)."""
+    return f"no {exc.args[0]!r} key" if isinstance(exc, KeyError) else str(exc)
+
+
+def _kind(value: Any) -> str:
+    """What a YAML value is, in words."""
+    kinds = ((bool, "true or false"), (int | float, "a number"), (Mapping, "a mapping"),
+             (list, "a list"), (type(None), "nothing"))
+    return next((kind for cls, kind in kinds if isinstance(value, cls)), "text")
+
+
+@contextlib.contextmanager
+def _where(label: str) -> Iterator[None]:
+    """Prefix an error raised inside with ``label`` (a section, an entry)."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{label}: {_problem(exc)}") from exc
+
+
+def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """The mapping under ``key``."""
+    value = data[key]
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{key!r} must be a mapping of keys, not {_kind(value)}")
+    return value
+
+
+def _entries(data: Mapping[str, Any], key: str,
+             name: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The entries of the list under ``key``, each with the label that names it in errors
+    ("organisations entry 3 (care-quality-commission)"; ``name`` is the list's name there)."""
+    name = name or key
+    entries = data[key]
+    if not isinstance(entries, list):
+        raise ValueError(f"{name!r} must be a list of entries, not {_kind(entries)}")
+    for number, entry in enumerate(entries, start=1):
+        label = f"{name} entry {number}"
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{label} must be a mapping of keys, not {_kind(entry)}")
+        known = entry.get("id") or entry.get("name") or entry.get("area") or entry.get("type")
+        yield (f"{label} ({known})" if known else label), entry
+
+
+def _names(data: Mapping[str, Any], key: str, required: bool = False) -> tuple[str, ...]:
+    """The name or list of names under ``key`` (none when it is absent and not ``required``)."""
+    value = data[key] if required else data.get(key)
     if value is None:
         return ()
     if isinstance(value, str):
         return (value,)
-    return tuple(str(v) for v in value)
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return tuple(str(v) for v in value)
+    raise ValueError(f"{key!r} must be a name or a list of names, not {_kind(value)}")
 
 
 def _build(data: Mapping[str, Any]) -> OrganisationRegister:
     organisations: dict[str, Organisation] = {}
     phrases: list[Phrase] = []
     domains: dict[str, str] = {}
-    for entry in data["organisations"]:
-        org = Organisation(str(entry["id"]), str(entry["name"]), str(entry["type"]))
-        if org.type not in ORG_TYPES:
-            raise ValueError(f"organisation {org.canonical_id}: unknown type {org.type!r}")
-        if org.canonical_id in organisations:
-            raise ValueError(f"duplicate organisation id {org.canonical_id!r}")
-        organisations[org.canonical_id] = org
-        phrases += [Phrase(a, "ORG", org.canonical_id, False)
-                    for a in _as_tuple(entry.get("aliases"))]
-        phrases += [Phrase(a, "ORG", org.canonical_id, True)
-                    for a in _as_tuple(entry.get("exact"))]
-        domains.update({d.lower(): org.canonical_id for d in _as_tuple(entry.get("domains"))})
-    systems = data["systems"]
+    for label, entry in _entries(data, "organisations"):
+        with _where(label):
+            org = Organisation(str(entry["id"]), str(entry["name"]), str(entry["type"]))
+            if org.type not in ORG_TYPES:
+                raise ValueError(f"unknown type {org.type!r}; the types are "
+                                 f"{', '.join(sorted(ORG_TYPES))}")
+            if org.canonical_id in organisations:
+                raise ValueError(f"duplicate organisation id {org.canonical_id!r}")
+            organisations[org.canonical_id] = org
+            phrases += [Phrase(a, "ORG", org.canonical_id, False)
+                        for a in _names(entry, "aliases")]
+            phrases += [Phrase(a, "ORG", org.canonical_id, True) for a in _names(entry, "exact")]
+            domains.update({d.lower(): org.canonical_id for d in _names(entry, "domains")})
+    systems = _section(data, "systems")
+    with _where("systems"):
+        suffixes, prefixes = _names(systems, "suffixes", True), _names(systems, "prefixes")
+        footprint_words = frozenset(w.lower() for w in _names(systems, "footprint_words"))
+        system_context = tuple(w.lower() for w in _names(systems, "context_words"))
     system_areas: dict[str, str] = {}
-    for entry in systems["list"]:
-        org, system_phrases, areas = _system(entry, systems)
-        organisations[org.canonical_id] = org
-        phrases += system_phrases
-        system_areas.update(areas)
-        domains.update({d.lower(): org.canonical_id for d in _as_tuple(entry.get("domains"))})
+    for label, entry in _entries(systems, "list", "systems.list"):
+        with _where(label):
+            org, system_phrases, areas = _system(entry, suffixes, prefixes)
+            organisations[org.canonical_id] = org
+            phrases += system_phrases
+            system_areas.update(areas)
+            domains.update({d.lower(): org.canonical_id for d in _names(entry, "domains")})
     things: dict[str, NamedThing] = {}
-    for entry in data["documents"]:
-        thing = NamedThing(str(entry["id"]), str(entry["name"]), str(entry["label"]))
-        things[thing.canonical_id] = thing
-        phrases += [Phrase(" ".join(a.split()), thing.label, thing.canonical_id, False)
-                    for a in _as_tuple(entry.get("aliases"))]
-        phrases += [Phrase(a, thing.label, thing.canonical_id, True)
-                    for a in _as_tuple(entry.get("exact"))]
-    phrases += [Phrase(b, "BLOCK", "", False) for b in _as_tuple(data.get("blockers"))]
-    generic = tuple(
-        GenericShape(str(g["type"]), _as_tuple(g.get("suffixes")), _as_tuple(g.get("prefixes")),
-                     _as_tuple(g.get("prefix_suffixes")))
-        for g in data["generic"]
-    )
-    roles, noise = data["roles"], data["noise"]
+    for label, entry in _entries(data, "documents"):
+        with _where(label):
+            thing = NamedThing(str(entry["id"]), str(entry["name"]), str(entry["label"]))
+            things[thing.canonical_id] = thing
+            phrases += [Phrase(" ".join(a.split()), thing.label, thing.canonical_id, False)
+                        for a in _names(entry, "aliases")]
+            phrases += [Phrase(a, thing.label, thing.canonical_id, True)
+                        for a in _names(entry, "exact")]
+    phrases += [Phrase(b, "BLOCK", "", False) for b in _names(data, "blockers")]
+    generic = []
+    for label, g in _entries(data, "generic"):
+        with _where(label):
+            generic.append(GenericShape(str(g["type"]), _names(g, "suffixes"),
+                                        _names(g, "prefixes"), _names(g, "prefix_suffixes")))
+    roles, noise = _section(data, "roles"), _section(data, "noise")
+    with _where("roles"):
+        role_heads, role_modifiers = _names(roles, "heads", True), _names(roles, "modifiers", True)
+    with _where("noise"):
+        role_words = frozenset(w.lower() for w in _names(noise, "role_words", True))
+        heading_words = frozenset(_names(noise, "heading_words", True))
     return OrganisationRegister(
         organisations=organisations,
         things=things,
         phrases=tuple(phrases),
-        generic=generic,
-        generic_words=frozenset(_as_tuple(data["generic_words"])),
-        org_heads=frozenset(_as_tuple(data["org_heads"])),
+        generic=tuple(generic),
+        generic_words=frozenset(_names(data, "generic_words", True)),
+        org_heads=frozenset(_names(data, "org_heads", True)),
         domains=domains,
         system_areas=system_areas,
-        footprint_words=frozenset(w.lower() for w in _as_tuple(systems.get("footprint_words"))),
-        system_context=tuple(w.lower() for w in _as_tuple(systems.get("context_words"))),
-        legislation_heads=_as_tuple(data.get("legislation_heads")),
-        role_heads=_as_tuple(roles["heads"]),
-        role_modifiers=_as_tuple(roles["modifiers"]),
-        role_words=frozenset(w.lower() for w in _as_tuple(noise["role_words"])),
-        heading_words=frozenset(_as_tuple(noise["heading_words"])),
-        author_cues=dict(data["author"]),
+        footprint_words=footprint_words,
+        system_context=system_context,
+        legislation_heads=_names(data, "legislation_heads"),
+        role_heads=role_heads,
+        role_modifiers=role_modifiers,
+        role_words=role_words,
+        heading_words=heading_words,
+        author_cues=dict(_section(data, "author")),
     )
 
 
-def _system(entry: Mapping[str, Any], systems: Mapping[str, Any]
+def _system(entry: Mapping[str, Any], suffixes: tuple[str, ...], prefixes: tuple[str, ...]
             ) -> tuple[Organisation, list[Phrase], dict[str, str]]:
     """One ICS: its organisation, its phrase patterns and its bare area names."""
     area = str(entry["area"])
     name = str(entry.get("name") or f"{area} ICS")
     org = Organisation(str(entry.get("id") or slugify(name)), name, "ics")
-    brands = _as_tuple(entry.get("brands"))
-    areas = (area, *_as_tuple(entry.get("former")))
-    suffixes, prefixes = _as_tuple(systems["suffixes"]), _as_tuple(systems.get("prefixes"))
+    brands = _names(entry, "brands")
+    areas = (area, *_names(entry, "former"))
     phrases = [Phrase(b, "ORG", org.canonical_id, True) for b in brands]
     phrases.append(Phrase(name, "ORG", org.canonical_id, False))
     for base in (*areas, *brands):

@@ -183,6 +183,39 @@ def test_missing_section_is_a_config_error() -> None:
         OrganisationRegister.from_data(data)
 
 
+def _first(section: str, **changes: Any) -> dict[str, Any]:
+    """The register data with the first entry of ``section`` changed (None removes a key)."""
+    data = _data()
+    entry = {**data[section][0], **changes}
+    data[section][0] = {k: v for k, v in entry.items() if v is not None}
+    return data
+
+
+def _broken(key: str, value: Any) -> dict[str, Any]:
+    return {**_data(), key: value}
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    (_first("organisations", type=None),
+     "organisations entry 1 (nhs-england-and-nhs-improvement): no 'type' key"),
+    (_first("organisations", aliases={"Brightwater Trust": "yes"}),
+     "organisations entry 1 (nhs-england-and-nhs-improvement): 'aliases' must be a name or a "
+     "list of names, not a mapping"),
+    (_first("documents", label=None),
+     "documents entry 1 (health-and-social-care-act-2012): no 'label' key"),
+    (_first("generic", type=None), "generic entry 1: no 'type' key"),
+    (_broken("organisations", ["Brightwater Trust"]),
+     "organisations entry 1 must be a mapping of keys, not text"),
+    (_broken("organisations", None), "'organisations' must be a list of entries, not nothing"),
+    (_broken("systems", {"list": []}), "systems: no 'suffixes' key"),
+    (_broken("roles", ["Chief Executive"]), "'roles' must be a mapping of keys, not a list"),
+])
+def test_a_bad_entry_is_named_in_one_readable_line(data: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        OrganisationRegister.from_data(data)
+    assert str(refused.value) == f"invalid entity pattern data: {problem}"
+
+
 def test_unreadable_pattern_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         read_pattern_file(tmp_path / "missing.yaml")

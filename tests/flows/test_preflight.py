@@ -142,6 +142,11 @@ def _settings_with(tmp_path: Path, key: str, text: str) -> Settings:
      "node content, but found '<stream end>' (stance.targets)"),
     ("entities.patterns", "organisations: []\n",
      "invalid entity pattern file {path} (entities.patterns): no 'systems' key"),
+    ("entities.patterns", "organisations:\n  - {id: brightwater-trust, name: Brightwater "
+     "Trust, type: charity}\n",
+     "invalid entity pattern file {path} (entities.patterns): organisations entry 1 "
+     "(brightwater-trust): unknown type 'charity'; the types are ccg, council, government, ics,"
+     " membership_body, nhs_national, other, professional_body, trust"),
 ])
 def test_a_bad_data_file_is_one_line_naming_it_and_its_setting(
         tmp_path: Path, key: str, text: str, message: str) -> None:

@@ -146,6 +146,17 @@ def test_bad_sql_gives_duckdb_message(out: Path) -> None:
         run_query("SELECT nosuchcolumn FROM positions", out)
 
 
+def test_duckdb_messages_are_one_line_with_their_position(out: Path) -> None:
+    with pytest.raises(QueryError) as syntax:
+        run_query("SELECT holder,\nFROM positions WHERE", out)
+    assert str(syntax.value) == ('invalid SQL: Parser Error: syntax error at or near "WHERE" '
+                                 "(LINE 2: FROM positions WHERE)")
+    with pytest.raises(QueryError) as binder:
+        run_query("SELECT n_char FROM pages", out)
+    assert str(binder.value) == ('query failed: Binder Error: Referenced column "n_char" not '
+                                 'found in FROM clause! Candidate bindings: "n_chars"')
+
+
 def test_reads_allowed(out: Path) -> None:
     assert run_query("DESCRIBE documents", out).num_rows == len(TABLES["documents"])
     assert run_query("FROM errors SELECT kind", out).to_pylist() == [{"kind": "corrupt"}]

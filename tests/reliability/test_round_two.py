@@ -318,6 +318,14 @@ def test_prefect_persists_and_caches_no_task_result() -> None:
 # --- 10: query limits -------------------------------------------------------------------------
 
 
+def _outputs(tmp_path: Path) -> Path:
+    """An output folder holding one table (the query command refuses a folder without any)."""
+    out = tmp_path / "out"
+    OutputStore(out).write_part("pages", "d1", to_table(
+        "pages", [{"doc_id": "d1", "page": 1, "text": "page text", "n_chars": 9}]))
+    return out
+
+
 def _query(sql: str, out: Path, env: dict[str, str],
            *extra: str) -> tuple[subprocess.CompletedProcess[str], float, float]:
     wrapper = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
@@ -333,7 +341,8 @@ def _query(sql: str, out: Path, env: dict[str, str],
 
 def test_a_query_past_its_time_limit_stops_with_a_clear_message(tmp_path: Path) -> None:
     env = {"STANCEMAP_QUERY__MAX_SECONDS": "3"}
-    proc, seconds, _ = _query("SELECT count(*) FROM range(1000000000000)", tmp_path, env)
+    proc, seconds, _ = _query("SELECT count(*) FROM range(1000000000000)", _outputs(tmp_path),
+                              env)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "stopped after 3 s (query.max_seconds)" in proc.stderr
     assert seconds < 3 + 30  # the limit, plus starting Python on a busy machine
@@ -359,7 +368,7 @@ def test_a_query_past_its_row_limit_stops_with_a_clear_message(tmp_path: Path) -
 def test_the_query_command_stays_under_its_memory_limit(tmp_path: Path, sql: str) -> None:
     limit = 500
     env = {"STANCEMAP_QUERY__MEMORY_MB": str(limit), "STANCEMAP_QUERY__MAX_ROWS": "10000000"}
-    proc, _, peak = _query(sql, tmp_path, env, "--format", "json", "--output",
+    proc, _, peak = _query(sql, _outputs(tmp_path), env, "--format", "json", "--output",
                            str(tmp_path / "result.json"))
     assert peak < limit, (peak, proc.stderr[-500:])
     assert "Traceback" not in proc.stderr

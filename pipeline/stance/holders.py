@@ -78,6 +78,9 @@ ANIMATE_HEADS = {
     "paper",
 }
 _DETERMINERS = re.compile(r"^(?:the|this|that|these|those|a|an)\s+", re.IGNORECASE)
+# "many local government leaders" holds the view of "local government leaders"
+_QUANTIFIERS = re.compile(
+    r"^(?i:many|some|most|several|all|other|both|few|various|numerous)\s+(?=[a-z])")
 
 
 class Register(Protocol):
@@ -284,5 +287,5 @@ class HolderResolver:
             name, holder_id = self._canonical(core)
             if holder_id is not None:
                 return self._make(core, holder_id, name)
-            return self._make(_DETERMINERS.sub("", core).strip() or text)
+            return self._make(_QUANTIFIERS.sub("", _DETERMINERS.sub("", core)).strip() or text)
         return None

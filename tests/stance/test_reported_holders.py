@@ -109,3 +109,9 @@ def test_a_speaker_before_does_not_hold_what_the_named_author_states(targets: Ta
         "Northshire Council supports delegated commissioning of dental services.",
     ]
     assert _candidate(targets, texts, "q4_delegated_commissioning") == (None, False)
+
+
+def test_a_quantifier_is_not_part_of_the_holder_name(targets: TargetSet) -> None:
+    texts = ["Many district council leaders said councils must have a seat on the new boards."]
+    assert _candidate(targets, texts, "local_government_role") == (
+        "district council leaders", False)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stance_cv")
 SPLITS = ("dev", "dev2")
+REVIEWED = "reviewed/"  # key prefix of the documents of an analyst's review
 FOLDS = 5
 INNER_FOLDS = 3
 
@@ -131,8 +132,10 @@ def hand_written(ctx: Context, path: Path) -> dict[str, Example]:
     return out
 
 
-def load_corpus(ctx: Context, shared: Path, cache: Path, hand: Path) -> Corpus:
-    """Prepare, featurise and label dev + dev2 (cached) and the hand-written sentences."""
+def load_corpus(ctx: Context, shared: Path, cache: Path, hand: Path,
+                reviewed: Sequence[tuple[Path, Path]] = ()) -> Corpus:
+    """Prepare, featurise and label dev + dev2 (cached), the hand-written sentences and the
+    documents of each analyst's review in ``reviewed`` (outputs folder, corpus folder)."""
     from stance_data import prepared_folder
 
     documents: dict[str, PreparedDocument] = {}
@@ -144,15 +147,45 @@ def load_corpus(ctx: Context, shared: Path, cache: Path, hand: Path) -> Corpus:
         digest.update(gold_csv.read_bytes())
         gold = read_gold_rows(gold_csv)
         prepared = prepared_folder(shared / split / "docs", ctx.settings, cache / "docs")
-        for stem, doc in sorted(prepared.items()):
-            digest.update((shared / split / "docs" / f"{stem}.txt").read_bytes())
+        for rel, doc in sorted(prepared.items()):
+            stem = Path(rel).stem
+            digest.update((shared / split / "docs" / rel).read_bytes())
             key = f"{split}/{stem}"
             documents[key] = doc
             gold_by_doc[key] = [g for g in gold if g.document == stem]
             examples[key] = _example(key, ctx, doc, gold_by_doc[key])
     digest.update(hand.read_bytes())
     examples.update(hand_written(ctx, hand))
+    known = {doc.document["doc_id"] for doc in documents.values()}
+    for out_dir, corpus_dir in reviewed:
+        examples.update(reviewed_examples(ctx, out_dir, corpus_dir, cache, known, digest))
     return Corpus(documents, examples, gold_by_doc, digest.hexdigest())
+
+
+def reviewed_examples(ctx: Context, out_dir: Path, corpus_dir: Path, cache: Path,
+                      known: set[str], digest: hashlib._Hash) -> dict[str, Example]:
+    """Examples from an analyst's review of the outputs ``out_dir`` of ``corpus_dir``
+    (:func:`~pipeline.stance.dataset.reviewed_gold`); a document whose content is one of
+    ``known`` (the shared documents the CV scores) is left out, so no figure comes from a
+    document that trained it. ``digest`` takes what was used."""
+    from stance_data import prepared_folder
+
+    from pipeline.io import OutputStore
+    from pipeline.stance.dataset import reviewed_gold
+
+    gold = reviewed_gold(OutputStore(out_dir).read_table("positions"))
+    prepared = prepared_folder(corpus_dir, ctx.settings, cache / "docs", only=set(gold))
+    out = {}
+    for rel, doc in sorted(prepared.items()):
+        if doc.document["doc_id"] in known:
+            log.warning("%s: the same text as a shared document; not used for training", rel)
+            continue
+        digest.update((corpus_dir / rel).read_bytes())
+        digest.update(repr(gold[rel]).encode())
+        key = f"{REVIEWED}{out_dir.name}/{rel}"
+        out[key] = _example(key, ctx, doc, gold[rel])
+    log.info("%d reviewed documents from %s", len(out), out_dir)
+    return out
 
 
 def _stack(examples: list[Example], head: str) -> tuple[np.ndarray, list[str]]:
@@ -162,8 +195,9 @@ def _stack(examples: list[Example], head: str) -> tuple[np.ndarray, list[str]]:
 
 
 def fold_of(key: str, folds: int) -> int:
-    """Deterministic document-grouped fold of a shared document (hand-written: -1)."""
-    if key.startswith("hand/"):
+    """Deterministic document-grouped fold of a shared document (hand-written and reviewed
+    ones, which train every fold and are never scored: -1)."""
+    if key.startswith(("hand/", REVIEWED)):
         return -1
     return int(hashlib.sha256(key.encode()).hexdigest(), 16) % folds
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,15 +77,18 @@ def _jsonable(value: object) -> bool:
 
 
 def prepared_folder(
-    docs_dir: Path, settings: Settings, cache: Path
+    docs_dir: Path, settings: Settings, cache: Path, only: Collection[str] | None = None
 ) -> dict[str, PreparedDocument]:
-    """Every readable file of ``docs_dir`` prepared (from ``cache`` where possible), by stem."""
+    """Every readable file of ``docs_dir`` (or those of ``only``, paths relative to it)
+    prepared (from ``cache`` where possible), by path relative to ``docs_dir``."""
     from pipeline.entities import load_register
     from pipeline.ingest import discover
 
     register = None
     out: dict[str, PreparedDocument] = {}
     for source in discover(docs_dir, settings):
+        if only is not None and source.rel_path not in only:
+            continue
         path = Path(docs_dir) / source.rel_path
         folder = cache / _key(path, settings)
         if not folder.exists():
@@ -94,5 +98,5 @@ def prepared_folder(
             except DocumentError as exc:
                 log.warning("skipped %s: %s", source.rel_path, exc)
                 continue
-        out[Path(source.rel_path).stem] = _load(folder)
+        out[source.rel_path] = _load(folder)
     return out

@@ -2,12 +2,15 @@
 
 Usage: python scripts/train_stance.py [--data CSV] [--out NPZ]
        python scripts/train_stance.py --decider [--shared ../shared] [--cache DIR]
+                                      [--reviewed OUT CORPUS ...]
 
 The first form fits the sentence classifier on models/stance/training_sentences.csv. The second
 fits the learned decision (models/stance/decider.npz) on the real annotated texts of
 ``../shared/dev`` and ``../shared/dev2`` (read from there at training time, never copied) plus
 the hand-written sentences, after a document-grouped 5-fold cross-validation scored by the
-official scorer; the figures go into the sidecar.
+official scorer; the figures go into the sidecar. ``--reviewed OUT CORPUS`` adds the documents
+of CORPUS whose every position in the outputs OUT an analyst reviewed (``stancemap review``):
+they train every fold and the shipped model, and are never scored.
 
 Deterministic: the embeddings are computed on CPU, folds are fixed by document name and lbfgs
 has no random state, so the same inputs give the same weights. Writes NPZ (weights) and a JSON
@@ -20,6 +23,7 @@ import argparse
 import csv
 import hashlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -88,8 +92,10 @@ def train(data: Path, out: Path) -> StanceModel:
 DECIDER_C = 0.25
 
 
-def train_decider(shared: Path, cache: Path, hand: Path, out: Path) -> None:
-    """Cross-validate, then fit the learned decision on all of dev + dev2 and save it."""
+def train_decider(shared: Path, cache: Path, hand: Path, out: Path,
+                  reviewed: Sequence[tuple[Path, Path]] = ()) -> None:
+    """Cross-validate, then fit the learned decision on all of dev + dev2 (and the documents
+    of the analysts' reviews ``reviewed``: outputs folder, corpus folder) and save it."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -100,14 +106,16 @@ def train_decider(shared: Path, cache: Path, hand: Path, out: Path) -> None:
     settings = load_settings(None)
     ctx = stance_cv.Context(settings)
     ctx.use_cache(cache / "embeddings")
-    corpus = stance_cv.load_corpus(ctx, shared, cache, hand)
+    corpus = stance_cv.load_corpus(ctx, shared, cache, hand, reviewed)
     figures, position = stance_cv.cv_figures(ctx, corpus, shared, DECIDER_C)
     decider = stance_cv.fit(list(corpus.examples.values()), DECIDER_C, position=position)
     decider.info = {
         "training_data": "../shared/dev + ../shared/dev2 (gold evidence sentences) and "
-        + str(hand.relative_to(PROJECT_ROOT) if hand.is_relative_to(PROJECT_ROOT) else hand),
+        + str(hand.relative_to(PROJECT_ROOT) if hand.is_relative_to(PROJECT_ROOT) else hand)
+        + "".join(f" and the review of {o} (documents in {c})" for o, c in reviewed),
         "training_sha256": corpus.sha256,
         "n_documents": len(corpus.documents),
+        "n_reviewed_documents": sum(k.startswith(stance_cv.REVIEWED) for k in corpus.examples),
         "n_examples": {
             head: sum(len(getattr(e, f"{head}_y")) for e in corpus.examples.values())
             for head in ("relevance", "stance", "holder")
@@ -128,11 +136,17 @@ def main() -> None:
     parser.add_argument("--decider", action="store_true", help="fit the learned decision")
     parser.add_argument("--shared", type=Path, default=PROJECT_ROOT.parent / "shared")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/stancemap-stance-cache"))
+    parser.add_argument(
+        "--reviewed", nargs=2, type=Path, action="append", default=[], metavar=("OUT", "CORPUS"),
+        help="also train on the documents of CORPUS whose positions in OUT an analyst reviewed "
+        "(stancemap review); repeatable",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.decider:
         out = args.out or PROJECT_ROOT / "models/stance/decider.npz"
-        train_decider(args.shared, args.cache, args.data, out)
+        train_decider(args.shared, args.cache, args.data, out,
+                      [(o, c) for o, c in args.reviewed])
     else:
         train(args.data, args.out or PROJECT_ROOT / "models/stance/classifier.npz")
 

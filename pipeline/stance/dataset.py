@@ -106,6 +106,29 @@ def read_gold_rows(path: Path) -> list[GoldRow]:
         ]
 
 
+def reviewed_gold(positions: pa.Table) -> dict[str, list[GoldRow]]:
+    """An analyst's review as gold rows, by ``source_path``, for the documents whose every
+    sided position carries a decision (``positions.review``, see :mod:`pipeline.corrections`):
+    confirmed, corrected and added positions as they now stand, rejected ones as neutral (no
+    stance on that target). A document with a sided position nobody reviewed is left out:
+    training would take that position's sentences for negatives."""
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for row in positions.to_pylist():
+        by_path.setdefault(row["source_path"], []).append(row)
+    out = {}
+    for path, rows in sorted(by_path.items()):
+        decided = [r for r in rows if r["review"] != "machine"]
+        if not decided or any(r["review"] == "machine" and r["stance"] != "neutral"
+                              for r in rows):
+            continue
+        out[path] = [
+            GoldRow(Path(path).stem, r["holder"], r["holder_is_author"], r["target"],
+                    "neutral" if r["review"] == "rejected" else r["stance"], r["evidence"])
+            for r in decided
+        ]
+    return out
+
+
 def normalise_text(text: str) -> str:
     """Quotes, dashes and spaces unified, lower case: the form evidence is matched in."""
     return re.sub(r"\s+", " ", text.translate(_QUOTES)).strip().lower()

@@ -319,6 +319,8 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
             raise ReviewError("request too large")
         try:
             payload = json.loads(body)
+        except RecursionError:
+            raise ReviewError("not JSON: nested too deeply") from None
         except ValueError as exc:
             raise ReviewError(f"not JSON: {exc}") from None
         if not isinstance(payload, dict):

@@ -114,3 +114,14 @@ def test_queue_is_least_certain_first_and_decisions_append(out: Path, tmp_path: 
     assert reviews[("Exampleton Borough Council", "option_2")] == ("oppose", "corrected")
     assert reviews[("Exampleton Borough Council", "q1_statutory_footing")] == ("support",
                                                                                 "added")
+
+
+def test_deeply_nested_json_is_refused(out: Path, tmp_path: Path) -> None:
+    client, _ = _client(out, tmp_path)
+    body = '{"note":' * 5000 + '"Tangled."' + "}" * 5000  # 45 KB: under the size limit
+    response = client.post("/api/decide", content=body,
+                           headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()) == (400,
+                                                       {"error": "not JSON: nested too deeply"})
+    assert not (tmp_path / "out.corrections.csv").exists()
+

@@ -276,6 +276,17 @@ def render_page(session: ReviewSession, token: str) -> tuple[str, str]:
     return html, policy
 
 
+async def _body(request: Request) -> bytes:
+    """The request's body, refused as soon as it passes :data:`MAX_BODY` (an oversized body
+    is never held whole)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ReviewError("request too large")
+    return bytes(body)
+
+
 def create_app(session: ReviewSession, token: str) -> Starlette:
     """The review app of ``session``; every request needs ``token``."""
 
@@ -314,9 +325,7 @@ def create_app(session: ReviewSession, token: str) -> Starlette:
     async def decide(request: Request) -> dict[str, Any]:
         if request.headers.get(TOKEN_HEADER) is None:
             raise ReviewError("decisions must send the token header")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise ReviewError("request too large")
+        body = await _body(request)
         try:
             payload = json.loads(body)
         except RecursionError:

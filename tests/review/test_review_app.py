@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from pipeline import corrections as corr
 from pipeline.io import OutputStore
-from pipeline.review_app import TOKEN_HEADER, ReviewSession, create_app
+from pipeline.review_app import MAX_BODY, TOKEN_HEADER, ReviewSession, create_app
 from tests.fixtures.report.outputs import fixture_settings
 from tests.fixtures.review import SENTENCES, build_review_store, doc_id
 
@@ -125,3 +128,25 @@ def test_deeply_nested_json_is_refused(out: Path, tmp_path: Path) -> None:
                                                        {"error": "not JSON: nested too deeply"})
     assert not (tmp_path / "out.corrections.csv").exists()
 
+
+def test_an_oversized_body_is_refused_before_it_is_read_whole(out: Path, tmp_path: Path) -> None:
+    client, _ = _client(out, tmp_path)
+    chunk, sent, replies = b"x" * 1024, [], []  # 4 MB in 1 KB chunks
+
+    async def receive() -> dict[str, Any]:
+        sent.append(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": len(sent) < 4096}
+
+    async def send(message: dict[str, Any]) -> None:
+        replies.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/decide", "raw_path": b"/api/decide",
+             "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
+             "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000),
+             "headers": [(b"host", b"127.0.0.1"), (TOKEN_HEADER.lower().encode(), TOKEN.encode()),
+                         (b"content-type", b"application/json")]}
+    asyncio.run(client.app(scope, receive, send))
+    assert replies[0]["status"] == 400
+    body = b"".join(m.get("body", b"") for m in replies[1:])
+    assert json.loads(body) == {"error": "request too large"}
+    assert len(sent) == MAX_BODY // len(chunk) + 1  # 65 of the 4,096 chunks were read

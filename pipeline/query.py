@@ -30,6 +30,7 @@ from typing import IO, Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -47,6 +48,8 @@ FORMATS: tuple[str, ...] = ("table", "csv", "json", "parquet", "xlsx")
 _EXPLAIN = re.compile(r"^\s*explain(\s+analy[sz]e)?\b", re.IGNORECASE)
 _MAX_CELL_CHARS = 80
 _BATCH_ROWS = 8192
+# How a text cell starts when a spreadsheet would read it as a formula (CSV injection).
+_FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def _dataset(store: OutputStore, name: str) -> ds.Dataset | pa.Table:
@@ -238,6 +241,19 @@ def _rounded_batches(table: pa.Table) -> Iterator[pa.Table]:
         yield rounded(table.slice(start, _BATCH_ROWS))
 
 
+def spreadsheet_safe(table: pa.Table) -> pa.Table:
+    """``table`` with every text cell that starts like a formula (``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return) prefixed with ``'``: a spreadsheet opening the CSV shows it
+    as text and never evaluates it."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            column = table.column(i)
+            quoted = pc.binary_join_element_wise("'", column, "")
+            formula = pc.match_substring_regex(column, _FORMULA_START)
+            table = table.set_column(i, field, pc.if_else(formula, quoted, column))
+    return table
+
+
 def write_result(table: pa.Table, fmt: OutputFormat = "table", dest: Path | None = None) -> None:
     """Render a query result to ``dest`` (written atomically) or to standard output,
     streaming: a large result is never held as one string."""
@@ -268,7 +284,7 @@ def _write(table: pa.Table, fmt: str, sink: IO[bytes]) -> None:
     elif fmt == "csv":
         with pacsv.CSVWriter(sink, rounded(table.slice(0, 0)).schema) as writer:
             for part in _rounded_batches(table):
-                writer.write_table(part)
+                writer.write_table(spreadsheet_safe(part))
     elif fmt == "json":
         for part in _rounded_batches(table):
             sink.write("".join(json.dumps(row, default=str, ensure_ascii=False) + "\n"

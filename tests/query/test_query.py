@@ -193,6 +193,22 @@ def test_formats(tmp_path: Path, out: Path) -> None:
         format_result(table, "xml")  # type: ignore[arg-type]
 
 
+def test_csv_text_that_looks_like_a_formula_is_quoted_as_text(tmp_path: Path) -> None:
+    table = pa.table({
+        "evidence": ['=HYPERLINK("http://attacker.test","Details")', "+SUM(1,2) we agree",
+                     "-2+3 devolve to place", "@SUM(A1:A9)", "\tTabbed", "Plain - text = ok",
+                     "", None],
+        "n": [-1, 2, 3, 4, 5, 6, 7, 8]})
+    text = str(format_result(table, "csv", tmp_path / "r.csv"))
+    assert text.splitlines() == [
+        '"evidence","n"', '"\'=HYPERLINK(""http://attacker.test"",""Details"")",-1',
+        '"\'+SUM(1,2) we agree",2', '"\'-2+3 devolve to place",3', '"\'@SUM(A1:A9)",4',
+        '"\'\tTabbed",5', '"Plain - text = ok",6', '"",7', ',8']
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8") == text
+    assert json.loads(str(format_result(table, "json")).splitlines()[0])["evidence"] == (
+        '=HYPERLINK("http://attacker.test","Details")')  # only the CSV is quoted
+
+
 def test_table_format_flattens_newlines_and_long_text() -> None:
     table = pa.table({"t": ["a\nb", "x" * 200]})
     text = str(format_result(table, "table"))

@@ -17,16 +17,32 @@ _ASSIGNMENT = re.compile(
     re.IGNORECASE,
 )
 _OBJECT_REPR = re.compile(r"(?:file )?'?<[\w.]+ object at 0x[0-9a-fA-F]+>'?")
+# Characters that act on a terminal or reorder a line instead of showing: C0 and C1 controls
+# (tab, line feed and carriage return apart), DEL, and the bidirectional embedding, override
+# and isolate controls.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_UNPRINTABLE_IN_NAME = re.compile(rf"[\t\n\r{_CONTROLS}]")
+_UNPRINTABLE_IN_TEXT = re.compile(rf"[{_CONTROLS}]")  # a message keeps its tabs and lines
 
 
 def printable_path(text: str) -> str:
-    """``text`` (a file name as the operating system gave it) as valid Unicode: bytes that
-    are not UTF-8 (held as surrogates by ``os.fsdecode``) become ``\\xNN`` escapes."""
+    """``text`` (a file name as the operating system gave it) as printable Unicode: bytes
+    that are not UTF-8 (held as surrogates by ``os.fsdecode``) become ``\\xNN`` escapes, and
+    so do control characters (``\\x1b``); bidirectional controls become ``\\uNNNN``."""
+    return _UNPRINTABLE_IN_NAME.sub(_escape, _valid_unicode(text))
+
+
+def _valid_unicode(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return text
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def redact(text: str) -> str:
@@ -36,5 +52,8 @@ def redact(text: str) -> str:
 
 
 def clean_message(text: str) -> str:
-    """A message fit for an output: printable, secrets redacted, no Python object reprs."""
-    return _OBJECT_REPR.sub("the file", redact(printable_path(text)))
+    """A message fit for an output: printable (control characters escaped as in
+    :func:`printable_path`, line breaks and tabs kept), secrets redacted, no Python object
+    reprs."""
+    printable = _UNPRINTABLE_IN_TEXT.sub(_escape, _valid_unicode(text))
+    return _OBJECT_REPR.sub("the file", redact(printable))

@@ -56,6 +56,19 @@ def test_a_name_that_is_not_utf8_is_stored_printable(tmp_path: Path) -> None:
     assert row.column("source_path").to_pylist() == ["caf\\xe9.txt"]
 
 
+def test_control_and_bidi_characters_in_a_name_are_escaped(tmp_path: Path) -> None:
+    name = "minutes\x1b]0;owned\x07 draft\u202etxt.exe\n.txt"
+    (tmp_path / name).write_text("text", encoding="utf-8")
+    [source] = discover(tmp_path, SETTINGS)
+    assert source.rel_path == "minutes\\x1b]0;owned\\x07 draft\\u202etxt.exe\\x0a.txt"
+    assert source.path.name == name  # the real name, to open it
+    assert printable_path(os.fsdecode(b"caf\xe9\t.txt")) == "caf\\xe9\\x09.txt"
+    exc = DocumentError(name, f"cannot read {name}:\n\tstill\x1b[2J here")
+    assert exc.path == source.rel_path
+    assert exc.reason == ("cannot read minutes\\x1b]0;owned\\x07 draft\\u202etxt.exe\n.txt:"
+                          "\n\tstill\\x1b[2J here")  # a message keeps its lines
+
+
 def test_a_tree_deeper_than_path_max_is_one_problem_and_discovery_goes_on(
         tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"

@@ -13,8 +13,12 @@ import unicodedata
 from collections import Counter
 from collections.abc import Container, Sequence
 
-# Characters removed outright: soft hyphen, zero-width characters, byte-order mark.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
+# Characters removed outright: soft hyphen, zero-width characters, byte-order mark, and the
+# bidirectional embedding, override and isolate controls (invisible, but they show the rest
+# of a line reversed wherever the text is shown: "Trojan Source" quotes).
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+                                    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"),
+                           None)
 # Every other control character except tab, newline and form feed.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0d-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[ \t]+")

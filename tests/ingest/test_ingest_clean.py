@@ -51,6 +51,15 @@ def test_normalize_removes_invisible_and_control_characters() -> None:
     assert normalize(text) == "cooperate now\nnext line here end\fpage\ttab"
 
 
+def test_normalize_removes_bidirectional_controls() -> None:
+    # Under a right-to-left override the letters "esoppo" show as "oppose"; left unclosed,
+    # it reverses the document and page after the quote too, in every report and export.
+    # Marks (U+200F) and the letters of right-to-left scripts stay.
+    text = "We \u202eesoppo\u202c Option 2; \u2067isolated\u2069 and \u202dforced\u202a."
+    assert normalize(text) == "We esoppo Option 2; isolated and forced."
+    assert normalize("\u05e9\u05dc\u05d5\u05dd \u200fmark") == "\u05e9\u05dc\u05d5\u05dd \u200fmark"
+
+
 def test_normalize_unfolds_ligatures() -> None:
     assert normalize("ﬁnance ﬂow") == "finance flow"
 

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from pipeline.errors import DocumentError
-from pipeline.ingest.clean import collapse_spaces
+from pipeline.ingest.clean import collapse_spaces, normalize
 from pipeline.ingest.dates import parse_date
 from pipeline.ingest.structure import Block
 from pipeline.safety import printable_path
@@ -125,6 +125,7 @@ def read_sidecar(path: Path | None, name: str, years: tuple[int, int] = (1, 9999
         )
     text = {key: _optional_str(data.get(key), key, name, shown)
             for key in ("title", "author_org", "doc_kind", "password")}
+    text |= {key: _one_line(text[key]) for key in ("title", "author_org", "doc_kind")}
     kind = text["doc_kind"]
     if kind is not None and kind not in DOC_KINDS:
         raise DocumentError(
@@ -170,6 +171,14 @@ def _optional_str(value: Any, key: str, name: str, shown: str) -> str | None:
         )
     text = str(value).strip()
     return text or None
+
+
+def _one_line(text: str | None) -> str | None:
+    """Sidecar metadata cleaned like document text, on one line: no control, invisible or
+    bidirectional characters (a double-quoted YAML ``"\\e"`` writes an escape character)."""
+    if text is None:
+        return None
+    return " ".join(normalize(text).split()) or None
 
 
 def _yaml_type(value: Any) -> str:

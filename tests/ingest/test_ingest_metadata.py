@@ -122,6 +122,21 @@ def test_sidecar_parsed(tmp_path: Path) -> None:
     assert read_sidecar(None, "a.pdf") == Sidecar()
 
 
+def test_sidecar_text_is_cleaned_like_document_text(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt.meta.yaml"
+    path.write_text(
+        'title: "Minutes\\e]0;owned\\a of the\\nboard \\u202eeltit"\n'
+        'author_org: "Bramblewick\\e[2J \\t Council\\u200b"\n'
+        'doc_kind: " council_report\\x07"\npassword: "p\\tw\\e"\n',
+        encoding="utf-8",
+    )
+    assert read_sidecar(path, "a.txt") == Sidecar(
+        "Minutes ]0;owned of the board eltit", "Bramblewick [2J Council", None,
+        "council_report", "p\tw\x1b")  # the password is used as written
+    path.write_text('title: "\\e\\u202e"\n', encoding="utf-8")
+    assert read_sidecar(path, "a.txt").title is None
+
+
 def test_sidecar_date_as_text(tmp_path: Path) -> None:
     path = tmp_path / "a.txt.meta.yaml"
     path.write_text("date: '17 December 2020'\n", encoding="utf-8")

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from pipeline.config import QueryConfig, load_settings
 from pipeline.errors import QueryError
 from pipeline.io import OutputStore, atomic_write_bytes, is_remote
+from pipeline.safety import printable_text
 from pipeline.schema import PARTITIONED, TABLES
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def _too_slow(limits: QueryConfig) -> QueryError:
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else printable_text(str(value))
     text = text.replace("\r", " ").replace("\n", " ")
     return text if len(text) <= _MAX_CELL_CHARS else text[: _MAX_CELL_CHARS - 1] + "…"
 

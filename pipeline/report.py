@@ -35,6 +35,7 @@ from markupsafe import Markup, escape
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.io import OutputStore, atomic_write_bytes
+from pipeline.safety import printable_text
 from pipeline.stance.learned import cross_validation_summary
 from pipeline.stance.targets import Target, load_targets
 
@@ -614,8 +615,9 @@ _MD_SPECIAL = re.compile(r"([\\`*\[\]|~])")
 
 def md_cell(value: object) -> str:
     """``value`` as literal text in Markdown: no pipes, breaks, raw HTML, links, images
-    (nothing a renderer would fetch) or emphasis; it reads as the text it was."""
-    text = " ".join(_fmt(value).split())
+    (nothing a renderer would fetch), emphasis or control characters (escaped, as in
+    :func:`~pipeline.safety.printable_text`); it reads as the text it was."""
+    text = " ".join(printable_text(_fmt(value)).split())
     text = _MD_SPECIAL.sub(r"\\\1", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -51,9 +51,14 @@ def redact(text: str) -> str:
     return _ASSIGNMENT.sub(lambda m: m.group("key") + REDACTED, text)
 
 
+def printable_text(text: str) -> str:
+    """``text`` fit for a terminal or a Markdown file: control and bidirectional characters
+    escaped as in :func:`printable_path` (``\\x1b``, ``\\u202e``); line breaks and tabs
+    kept."""
+    return _UNPRINTABLE_IN_TEXT.sub(_escape, _valid_unicode(text))
+
+
 def clean_message(text: str) -> str:
-    """A message fit for an output: printable (control characters escaped as in
-    :func:`printable_path`, line breaks and tabs kept), secrets redacted, no Python object
-    reprs."""
-    printable = _UNPRINTABLE_IN_TEXT.sub(_escape, _valid_unicode(text))
-    return _OBJECT_REPR.sub("the file", redact(printable))
+    """A message fit for an output: :func:`printable_text`, secrets redacted, no Python
+    object reprs."""
+    return _OBJECT_REPR.sub("the file", redact(printable_text(text)))

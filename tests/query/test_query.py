@@ -216,6 +216,12 @@ def test_table_format_flattens_newlines_and_long_text() -> None:
     assert "x" * 79 + "…" in text
 
 
+def test_table_format_escapes_control_characters() -> None:
+    table = pa.table({"holder": ["Bramblewick\x1b]0;owned\x07 Council", "Left \u202etfel"]})
+    assert str(format_result(table, "table")).splitlines()[2:4] == [
+        "Bramblewick\\x1b]0;owned\\x07 Council", "Left \\u202etfel"]
+
+
 def test_documented_examples_run(out: Path, repo_root: Path) -> None:
     text = (repo_root / "docs" / "query.md").read_text(encoding="utf-8")
     examples = re.findall(r"```sql\n(.*?)```", text, re.S)

@@ -303,6 +303,13 @@ def test_md_cell_escapes() -> None:
     assert md_cell(0.5) == "0.500"
 
 
+def test_md_cell_escapes_control_characters() -> None:
+    # A holder from a hand-edited corrections file: the terminal showing report.md would
+    # have run the sequences, the override shown the rest of the line reversed.
+    assert md_cell("Bramblewick\x1b]0;owned\x07 Council\tand \u202elivE") == (
+        "Bramblewick\\\\x1b\\]0;owned\\\\x07 Council and \\\\u202elivE")
+
+
 def test_write_report_and_artifacts(tmp_path: Path, store: OutputStore,
                                     settings: Settings) -> None:
     report = render_report(store, settings)

@@ -55,6 +55,7 @@ import yaml
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.io import OutputStore
+from pipeline.safety import printable_text
 from pipeline.schema import TABLES, empty_table, to_table
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,9 @@ def _parse(path: Path, line: int, header: Sequence[str], row: Sequence[str],
     if len(row) != len(header):
         return _broken(path, line, f"malformed row: {len(row)} fields where the header has "
                                    f"{len(header)}")
-    cells = {name: value.strip() for name, value in zip(header, row, strict=True)}
+    # Control and bidirectional characters (written \x1b, \u202e) never reach a holder or note.
+    cells = {name: printable_text(value).strip()
+             for name, value in zip(header, row, strict=True)}
     get = cells.get
     action = (get("action") or "").lower()
     decided_at, bad_date = _when(get("decided_at") or "")

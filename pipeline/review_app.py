@@ -44,6 +44,7 @@ from pipeline import corrections as corr
 from pipeline.config import Settings
 from pipeline.io import OutputStore
 from pipeline.report import STANCE_STYLE, configured_targets
+from pipeline.safety import printable_text
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ def _sentence(s: dict[str, Any], anchor: dict[str, Any] | None) -> dict[str, Any
 
 
 def _text(value: Any, what: str, required: bool = True) -> str:
-    text = " ".join(str(value or "").split())
+    text = " ".join(printable_text(str(value or "")).split())
     if required and not text:
         raise ReviewError(f"the {what} is empty")
     if len(text) > MAX_TEXT:

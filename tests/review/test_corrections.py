@@ -158,6 +158,20 @@ def test_last_decision_wins_and_holder_change_merges(store: OutputStore, setting
     assert [o.status for o in review.outcomes] == ["superseded", "applied", "applied"]
 
 
+def test_control_characters_in_a_decision_are_escaped(store: OutputStore, settings: Settings,
+                                                      tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    decide(path, "holder", "a", LGA, "option_1", 3, "Bramblewick\x1b]0;owned\x07 Council", LGA,
+           note="see \u202e2 .p")
+    review = corr.apply_corrections(store, settings, path)
+    assert [o.status for o in review.outcomes] == ["applied"]
+    holders = {r["holder"] for r in store.read_table("positions", {doc_id("a")}).to_pylist()}
+    assert "Bramblewick\\x1b]0;owned\\x07 Council" in holders
+    [row] = store.read_table("corrections").to_pylist()
+    assert (row["new_value"], row["note"]) == ("Bramblewick\\x1b]0;owned\\x07 Council",
+                                               "see \\u202e2 .p")
+
+
 def test_holder_change_then_stance_change_both_stand(store: OutputStore, settings: Settings,
                                                      tmp_path: Path) -> None:
     path = tmp_path / "c.csv"

@@ -150,3 +150,15 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole(out: Path, tmp_pat
     body = b"".join(m.get("body", b"") for m in replies[1:])
     assert json.loads(body) == {"error": "request too large"}
     assert len(sent) == MAX_BODY // len(chunk) + 1  # 65 of the 4,096 chunks were read
+
+
+def test_control_characters_typed_in_the_page_are_escaped(out: Path, tmp_path: Path) -> None:
+    client, _ = _client(out, tmp_path)
+    first = client.get("/api/queue").json()["items"][0]
+    changed = client.post("/api/decide", json={
+        "action": "holder", "id": first["id"], "value": "Bramblewick\x1b]0;owned\x07 Council",
+        "note": "line\none \u202eevil"}).json()
+    assert changed["item"]["holder"] == "Bramblewick\\x1b]0;owned\\x07 Council"
+    [row] = corr.read_decisions(tmp_path / "out.corrections.csv")
+    assert (row.new_value, row.note) == ("Bramblewick\\x1b]0;owned\\x07 Council",
+                                         "line one \\u202eevil")

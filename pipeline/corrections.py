@@ -56,7 +56,7 @@ import yaml
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.io import OutputStore
-from pipeline.safety import printable_text
+from pipeline.safety import FORMULA_START, printable_text
 from pipeline.schema import TABLES, empty_table, to_table
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,9 @@ STATUSES = ("applied", "reanchored", "stale", "unmatched", "invalid", "supersede
 PROBLEM_STATUSES = frozenset({"stale", "unmatched", "invalid"})
 STATE = "review"
 _REQUIRED = frozenset({"action", "holder", "target"})
-# A cell a spreadsheet would run as a formula (CSV injection: "=HYPERLINK(...)", "-2+3 ...")
-# is written after a "'", which reading takes off again: the file opens in Excel as text and
-# reads back as it was written.
-_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+# A cell a spreadsheet would run as a formula is written after a "'", which reading takes off
+# again: the file opens in Excel as text and reads back as it was written.
+_FORMULA = re.compile(rf"'*{FORMULA_START}")
 
 
 def default_path(out: Path) -> Path:

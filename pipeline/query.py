@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from pipeline.config import QueryConfig, load_settings
 from pipeline.errors import QueryError
 from pipeline.io import OutputStore, atomic_write_bytes, is_remote
-from pipeline.safety import printable_text
+from pipeline.safety import FORMULA_START, printable_text
 from pipeline.schema import PARTITIONED, TABLES
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,6 @@ FORMATS: tuple[str, ...] = ("table", "csv", "json", "parquet", "xlsx")
 _EXPLAIN = re.compile(r"^\s*explain(\s+analy[sz]e)?\b", re.IGNORECASE)
 _MAX_CELL_CHARS = 80
 _BATCH_ROWS = 8192
-# How a text cell starts when a spreadsheet would read it as a formula (CSV injection).
-_FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def _dataset(store: OutputStore, name: str) -> ds.Dataset | pa.Table:
@@ -250,7 +248,7 @@ def spreadsheet_safe(table: pa.Table) -> pa.Table:
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
             column = table.column(i)
             quoted = pc.binary_join_element_wise("'", column, "")
-            formula = pc.match_substring_regex(column, _FORMULA_START)
+            formula = pc.match_substring_regex(column, f"^{FORMULA_START}")
             table = table.set_column(i, field, pc.if_else(formula, quoted, column))
     return table
 

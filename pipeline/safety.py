@@ -23,6 +23,9 @@ _OBJECT_REPR = re.compile(r"(?:file )?'?<[\w.]+ object at 0x[0-9a-fA-F]+>'?")
 _CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 _UNPRINTABLE_IN_NAME = re.compile(rf"[\t\n\r{_CONTROLS}]")
 _UNPRINTABLE_IN_TEXT = re.compile(rf"[{_CONTROLS}]")  # a message keeps its tabs and lines
+# How a text cell starts when a spreadsheet would run it as a formula (CSV injection:
+# "=HYPERLINK(...)", "-2+3 ..."); a regular expression character class.
+FORMULA_START = r"[=+\-@\t\r]"
 
 
 def printable_path(text: str) -> str:

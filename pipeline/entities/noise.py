@@ -68,8 +68,7 @@ def is_noise_org(span: Span, register: OrganisationRegister, non_org: set[str]) 
     if any(t.text[:1].islower() and t.lower_ not in _CONNECTORS for t in tokens):
         return True
     words = [t for t in tokens if t.lower_ not in _CONNECTORS]
-    if all(t.text in register.generic_words or t.text.rstrip("s") in register.generic_words
-           for t in words):
+    if register.only_generic(t.text for t in words):
         return True
     if text in register.system_areas:
         return True

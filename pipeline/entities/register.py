@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -122,8 +122,11 @@ class OrganisationRegister:
         """Whether ``text`` names a kind of body, not one: made only of :attr:`generic_words`
         ("the NHS", "CCGs", "PDF") and not a registered name ("NHS Providers")."""
         words = re.findall(r"[\w’']+", re.sub(r"^\s*(?:the|a|an)\s+", "", text, flags=re.I))
-        return all(w in self.generic_words or w.rstrip("s") in self.generic_words
-                   for w in words) and self.lookup(text) is None
+        return self.only_generic(words) and self.lookup(text) is None
+
+    def only_generic(self, words: Iterable[str]) -> bool:
+        """Whether every word is one of :attr:`generic_words` or its plural ("CCGs")."""
+        return all(w in self.generic_words or w.rstrip("s") in self.generic_words for w in words)
 
     def remember(self, org: Organisation) -> Organisation:
         """Record an organisation found by shape or by the model so :meth:`get` knows it."""

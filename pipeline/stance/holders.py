@@ -154,8 +154,11 @@ class HolderResolver:
 
     def _names_a_thing(self, sent: int, start: int, end: int) -> bool:
         """Whether the entities stage found a plan or an Act at these characters."""
-        return any(r["start"] < end and r["end"] > start and r["label"] in _THINGS
-                   for r in self.entities.get(sent, ()))
+        return any(r["label"] in _THINGS for r in self._entities_over(sent, start, end))
+
+    def _entities_over(self, sent: int, start: int, end: int) -> list[Mapping[str, Any]]:
+        """The entities stage's rows of sentence ``sent`` overlapping characters start-end."""
+        return [r for r in self.entities.get(sent, ()) if r["start"] < end and r["end"] > start]
 
     def _is_author(self, name: str, holder_id: str | None) -> bool:
         if holder_id is not None and holder_id == self.author.holder_id:
@@ -180,9 +183,8 @@ class HolderResolver:
         return Holder(name, holder_id, False)
 
     def _entity_in(self, sent: int, start: int, end: int) -> dict[str, Any] | None:
-        for row in self.entities.get(sent, ()):
-            if (row["start"] < end and row["end"] > start and row["label"] in ("ORG", "PERSON")
-                    and self._names_one(row["text"])):
+        for row in self._entities_over(sent, start, end):
+            if row["label"] in ("ORG", "PERSON") and self._names_one(row["text"]):
                 return dict(row)
         return None
 

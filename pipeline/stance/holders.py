@@ -77,7 +77,19 @@ ANIMATE_HEADS = {
     "report",
     "paper",
 }
+# words of a role held in an organisation: "Jo Bloggs, chief executive of X", "X director Jo
+# Bloggs" (language-general)
+_ROLES = frozenset({
+    "chief", "executive", "director", "chair", "chairman", "chairwoman", "chairperson", "leader",
+    "head", "president", "spokesperson", "spokesman", "spokeswoman", "secretary", "officer",
+    "manager", "lead", "deputy", "founder", "adviser", "advisor", "convenor", "treasurer",
+})
+# people who speak in their own name, not their organisation's: the guidelines hold views of
+# councillors, peers and MPs as the person's ("Cllr A Name (Some Council)")
+_OWN_NAME_TITLES = frozenset(
+    {"cllr", "councillor", "lord", "baroness", "lady", "mp", "sir", "dame"})
 _THINGS = ("POLICY", "LAW")  # entity labels of documents and Acts, which hold no view
+_POSSESSIVE = re.compile(r"\s*[’']s?$")
 _DETERMINERS = re.compile(r"^(?:the|this|that|these|those|a|an)\s+", re.IGNORECASE)
 # "many local government leaders" holds the view of "local government leaders"
 _QUANTIFIERS = re.compile(
@@ -108,6 +120,12 @@ def normalise(name: str) -> str:
     text = re.sub(r"[’'`]s\b", "", name.lower())
     text = re.sub(r"[^a-z0-9]+", " ", text)
     return re.sub(r"^(the|a|an) ", "", text.strip())
+
+
+def _bare(name: str) -> str:
+    """A name the parser's model found without the article and possessive it may take in
+    ("the X's director" -> "X")."""
+    return _POSSESSIVE.sub("", _DETERMINERS.sub("", name)).strip() or name
 
 
 def acronym(name: str) -> str:
@@ -220,16 +238,62 @@ class HolderResolver:
                 if r["label"] in labels and r["end"] <= limit and self._names_one(r["text"])
             ]
             if rows:
-                row = max(rows, key=lambda r: r["end"])
-                return self._make(row["text"], row.get("canonical_id"), row.get("canonical_name"))
+                return self._row_holder(i, max(rows, key=lambda r: r["end"]), docs)
             ents = [
                 e
                 for e in docs[i].ents
                 if e.label_ in labels and e.end_char <= limit and self._parser_name(i, e)
             ]
             if ents:
-                return self._make(ents[-1].text)
+                return self._ent_holder(i, ents[-1])
         return self.author
+
+    def _row_holder(self, sent: int, row: Mapping[str, Any], docs: Sequence[Doc]) -> Holder:
+        """The holder an entities-stage row names: a person's organisation when the sentence
+        gives their role in it (:meth:`affiliation`), else the row's organisation or person."""
+        if row["label"] == "PERSON":
+            person = docs[sent].char_span(row["start"], row["end"], alignment_mode="expand")
+            organisation = self.affiliation(sent, person) if person is not None else None
+            if organisation is not None:
+                return organisation
+        return self._make(row["text"], row.get("canonical_id"), row.get("canonical_name"))
+
+    def _ent_holder(self, sent: int, ent: Span) -> Holder:
+        """The holder a name only the parser's model found names (as :meth:`_row_holder`)."""
+        organisation = self.affiliation(sent, ent) if ent.label_ == "PERSON" else None
+        return organisation if organisation is not None else self._make(_bare(ent.text))
+
+    def affiliation(self, sent: int, person: Span) -> Holder | None:
+        """The organisation a person speaks for, when the sentence names their role in it:
+        "Jo Bloggs, chief executive of X", "X chief executive Jo Bloggs", "X's director, Jo
+        Bloggs". The guidelines put the organisation first; councillors, peers and MPs keep
+        their own name."""
+        doc = person.doc
+        around = doc[max(person.start - 1, 0) : min(person.end + 1, len(doc))]
+        if any(t.lower_.rstrip(".") in _OWN_NAME_TITLES for t in around):
+            return None
+        root = person.root
+        spans = [doc[root.left_edge.i : person.start]]
+        spans += [doc[c.left_edge.i : c.right_edge.i + 1] for c in root.children
+                  if c.dep_ == "appos"]
+        if root.dep_ == "appos":
+            spans.append(doc[root.head.left_edge.i : root.left_edge.i])
+        for span in spans:
+            if any(t.lemma_.lower() in _ROLES for t in span):
+                organisation = self._organisation_in(sent, span)
+                if organisation is not None:
+                    return organisation
+        return None
+
+    def _organisation_in(self, sent: int, span: Span) -> Holder | None:
+        """The first organisation named inside ``span`` of sentence ``sent``."""
+        rows = [r for r in self._entities_over(sent, span.start_char, span.end_char)
+                if r["label"] == "ORG" and self._names_one(r["text"])]
+        if rows:
+            row = min(rows, key=lambda r: r["start"])
+            return self._make(row["text"], row.get("canonical_id"), row.get("canonical_name"))
+        ents = [e for e in span.ents if e.label_ == "ORG" and self._parser_name(sent, e)]
+        return self._make(_bare(ents[0].text)) if ents else None
 
     def via_document_reference(self, sent: int, span: Span | None) -> bool:
         """Whether the phrase names the consultation document rather than a body."""
@@ -259,9 +323,7 @@ class HolderResolver:
             return self.antecedent(sent, span.start_char, docs, False)
         entity = self._entity_in(sent, span.start_char, span.end_char)
         if entity is not None:
-            return self._make(
-                entity["text"], entity.get("canonical_id"), entity.get("canonical_name")
-            )
+            return self._row_holder(sent, entity, docs)
         ents = [
             e
             for e in docs[sent].ents
@@ -271,7 +333,7 @@ class HolderResolver:
             and self._parser_name(sent, e)
         ]
         if ents:
-            return self._make(ents[0].text)
+            return self._ent_holder(sent, ents[0])
         if self._names_a_thing(sent, span.start_char, span.end_char):
             return None
         if lower in FIRST_PERSON or any(

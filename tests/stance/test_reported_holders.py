@@ -37,7 +37,7 @@ def _candidate(targets: TargetSet, texts: list[str], target: str) -> tuple[str |
         (["Cllr Tom Reed, the cabinet member for health, told the meeting that place-based "
           "budgets were the right answer."], "place_subsidiarity", "Cllr Tom Reed"),
         (["The Care Federation said it supports delegated commissioning of dental services."],
-         "q4_delegated_commissioning", "The Care Federation"),
+         "q4_delegated_commissioning", "Care Federation"),
         (["According to the health minister, Anna Berry, a statutory footing will follow."],
          "q1_statutory_footing", "Anna Berry"),
     ],
@@ -94,7 +94,7 @@ def test_it_as_a_speaker_is_the_body_named_before(
     found = _found(targets, texts, "place_subsidiarity",
                    _policy(first, policy) if policy else None)
     assert (found.holder and found.holder.name, found.previous, found.speaker) == (
-        "The Care Federation", False, True)
+        "Care Federation", False, True)
 
 
 def test_a_speaker_answered_by_the_writer_is_not_the_one_speaking(targets: TargetSet) -> None:
@@ -109,7 +109,7 @@ def test_its_members_hold_the_view_of_the_body_they_belong_to(targets: TargetSet
     texts = ["The Care Federation said its CCG members favoured delegated commissioning of "
              "dental services."]
     assert _candidate(targets, texts, "q4_delegated_commissioning") == (
-        "The Care Federation", False)
+        "Care Federation", False)
 
 
 def test_a_speaker_before_does_not_hold_what_the_named_author_states(targets: TargetSet) -> None:
@@ -125,3 +125,24 @@ def test_a_quantifier_is_not_part_of_the_holder_name(targets: TargetSet) -> None
     assert _candidate(targets, texts, "local_government_role") == (
         "district council leaders", False)
 
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Jane Doe, chief executive of the Care Federation, said the boards must give councils "
+         "an equal voice.", "Care Federation"),
+        ("Care Federation chief executive Jane Doe said the boards must give councils an equal "
+         "voice.", "Care Federation"),
+        ("The Care Federation's policy director, Sam Brown, warned that councils risk being "
+         "sidelined.", "Care Federation"),
+        ("Jane Doe said the boards must give councils an equal voice.", "Jane Doe"),
+        ("Cllr Jane Doe, leader of Northshire County Council, said the boards must give "
+         "councils an equal voice.", "Cllr Jane Doe"),
+    ],
+)
+def test_a_person_speaking_in_their_role_speaks_for_their_organisation(
+    targets: TargetSet, text: str, name: str
+) -> None:
+    # the guidelines put the organisation first; councillors, peers and MPs keep their name
+    assert _candidate(targets, [text], "local_government_role") == (name, False)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pipeline.config import Settings
 
 log = logging.getLogger("stance_data")
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 def _key(path: Path, settings: Settings) -> str:

@@ -8,7 +8,7 @@ Acronyms defined for common nouns ("accountable officer (AO)") are remembered as
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -48,13 +48,32 @@ def learn(docs: Sequence[Doc], mentions: Sequence[Mention], register: Organisati
     """Acronyms defined in brackets after a mention or a phrase, then by initials."""
     learned = LearnedAcronyms()
     by_end = {(m.sent, m.end): m for m in mentions}
-    for sent, doc in enumerate(docs):
-        for i in range(1, len(doc) - 1):
-            if doc[i - 1].text != "(" or doc[i + 1].text != ")" or not is_acronym(doc[i].text):
-                continue
-            _define(doc, sent, i, by_end.get((sent, i - 1)), learned)
+    for sent, i in _bracketed(docs):
+        _define(docs[sent], sent, i, by_end.get((sent, i - 1)), learned)
     _learn_initials(docs, mentions, register, learned)
     return learned
+
+
+def learn_model_names(docs: Sequence[Doc], mentions: Sequence[Mention],
+                      learned: LearnedAcronyms) -> None:
+    """Acronyms defined after organisations only the statistical model found ("X Chemists'
+    Association (XCA)"), which :func:`learn` ran too early to see, join ``learned.orgs``."""
+    by_end = {(m.sent, m.end): m for m in mentions if m.label == "ORG" and m.canonical_id}
+    for sent, i in _bracketed(docs):
+        mention = by_end.get((sent, i - 1))
+        acronym = docs[sent][i].text
+        if mention is not None and acronym not in learned.things:
+            learned.orgs.setdefault(acronym, str(mention.canonical_id))
+            learned.non_org.discard(acronym)
+            learned.non_org.discard(acronym.rstrip("s"))
+
+
+def _bracketed(docs: Sequence[Doc]) -> Iterator[tuple[int, int]]:
+    """(sentence, token) of each acronym in brackets: "... (CBC)"."""
+    for sent, doc in enumerate(docs):
+        for i in range(1, len(doc) - 1):
+            if doc[i - 1].text == "(" and doc[i + 1].text == ")" and is_acronym(doc[i].text):
+                yield sent, i
 
 
 def _define(doc: Doc, sent: int, i: int, mention: Mention | None, learned: LearnedAcronyms

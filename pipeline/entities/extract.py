@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from pipeline.entities import noise
-from pipeline.entities.acronyms import LearnedAcronyms, learn
+from pipeline.entities.acronyms import LearnedAcronyms, learn, learn_model_names
 from pipeline.entities.author import detect_author
 from pipeline.entities.matching import Candidate
 from pipeline.entities.register import OrganisationRegister, normalise_name, slugify
@@ -47,6 +47,7 @@ def extract_entities(document: dict[str, Any], sentences: pa.Table, docs: Sequen
     mentions += _alias_mentions(docs, mentions, learned, register)
     mentions += _remit_roles(docs, candidates, mentions)
     mentions += _model_mentions(docs, mentions, learned, register)
+    learn_model_names(docs, mentions, learned)
     mentions = _link_roles(docs, candidates, mentions)
     mentions.sort(key=lambda m: (m.sent, m.start))
     author = detect_author(docs, mentions, candidates, register, learned)

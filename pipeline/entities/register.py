@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ORG_TYPES = frozenset({"nhs_national", "ics", "ccg", "trust", "council", "membership_body",
-                       "professional_body", "government", "other"})
+                       "professional_body", "government", "legislature", "other"})
 MODEL_PREFIX = "model:"
 
 

@@ -42,7 +42,7 @@ from pipeline.stance.rules import (
 from pipeline.stance.targets import TargetSet
 
 if TYPE_CHECKING:
-    from spacy.tokens import Doc
+    from spacy.tokens import Doc, Token
 
 
 ATTITUDE_KINDS = ("attitude", "attitude_adj", "attitude_noun")
@@ -106,15 +106,19 @@ def _author(document: dict[str, Any], author: AuthorLike | str | None) -> Holder
     return Holder(str(name), document.get("author_org_id"), True)
 
 
+SPEAKING_PLACES = frozenset({"legislature"})  # register types where people voice their own views
+
+
 def document_voice(entities: pa.Table | None) -> Holder | None:
     """The organisation a document of unknown author speaks for: the registered organisation
     it names most, the first named on a tie (organisations only the NER model found do not
-    count), or ``None``. A page that carries an organisation's statement, or reports on it,
-    names it throughout."""
+    count, nor a legislature, whose members speak for themselves), or ``None``. A page that
+    carries an organisation's statement, or reports on it, names it throughout."""
     counts: Counter[str] = Counter()
     names: dict[str, str] = {}
     for row in entities.to_pylist() if entities is not None else []:
-        if row["label"] == "ORG" and row["canonical_id"] and row["source"] != "model":
+        if (row["label"] == "ORG" and row["canonical_id"] and row["source"] != "model"
+                and row["org_type"] not in SPEAKING_PLACES):
             counts[row["canonical_id"]] += 1
             names.setdefault(row["canonical_id"], row["canonical_name"])
     if not counts:
@@ -742,9 +746,8 @@ def _author_named_as_subject(analysis: _Analysis, idx: int) -> bool:
     """Whether the main clause's subject names the author ("The Council supports ..."): the
     sentence says who holds its view, so a speaker of the sentence before does not."""
     doc = analysis.docs[idx]
-    subject = next((t for t in doc if t.dep_ in ("nsubj", "nsubjpass") and t.head.dep_ == "ROOT"
-                    and t.pos_ in ("NOUN", "PROPN")), None)
-    if subject is None:
+    subject = _main_subject(doc)
+    if subject is None or subject.pos_ not in ("NOUN", "PROPN"):
         return False
     span = doc[subject.left_edge.i : subject.i + 1]
     holder = analysis.resolver.resolve(idx, span, analysis.docs)
@@ -815,9 +818,23 @@ def _same(a: Holder, b: Holder) -> bool:
 
 
 def _guarded(analysis: _Analysis, idx: int, target: str) -> str | None:
-    """Whether sentence ``idx`` guards ``target`` (see :func:`rules.protected_span`)."""
+    """Whether sentence ``idx`` guards ``target`` (see :func:`rules.protected_span`): the
+    target's mention, or, when the sentence names it in other words ("place partnerships
+    must not be reduced to ..."), the main clause's subject."""
+    doc = analysis.docs[idx]
     span = analysis.targets.mention_spans(analysis.columns["text"][idx]).get(target)
-    return None if span is None else protected_span(analysis.docs[idx], *span)
+    if span is None:
+        subject = _main_subject(doc)
+        if subject is None:
+            return None
+        span = (doc[subject.left_edge.i].idx, subject.idx + len(subject.text))
+    return protected_span(doc, *span)
+
+
+def _main_subject(doc: Doc) -> Token | None:
+    """The subject of the sentence's main verb."""
+    return next((t for t in doc if t.dep_ in ("nsubj", "nsubjpass") and t.head.dep_ == "ROOT"),
+                None)
 
 
 def stance_features(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -74,8 +75,12 @@ ANIMATE_HEADS = {
     "peer",
     "baroness",
     "lord",
-    "report",
-    "paper",
+}
+# heads of noun phrases that name a document, whose view is its author's
+DOCUMENT_HEADS = {
+    "report", "paper", "review", "analysis", "research", "survey", "study", "briefing",
+    "letter", "submission", "response", "statement", "framework", "guidance", "plan",
+    "strategy", "bill", "act", "document", "evidence", "inquiry",
 }
 # words of a role held in an organisation: "Jo Bloggs, chief executive of X", "X director Jo
 # Bloggs" (language-general)
@@ -166,7 +171,11 @@ class HolderResolver:
 
     def _parser_name(self, sent: int, ent: Span) -> bool:
         """Whether a name only the parser's model proposes may hold a view: not a kind of body,
-        and not what the entities stage found to be something else (a plan, an Act)."""
+        not a kind of document ("the Act"), and not what the entities stage found to be
+        something else (a plan, an Act)."""
+        words = [t for t in ent if t.pos_ != "DET"]
+        if len(words) == 1 and words[0].lemma_.lower() in DOCUMENT_HEADS:
+            return False
         return self._names_one(ent.text) and not self._names_a_thing(
             sent, ent.start_char, ent.end_char)
 
@@ -190,8 +199,18 @@ class HolderResolver:
         if self.register is not None:
             org = self.register.lookup(text, self.doc_aliases)
             if org is not None:
-                return str(org.name), str(org.canonical_id)
+                # an acronym the document defined for an organisation the register learned in
+                # another run ("X Association (XA)") is named as the entities stage named it
+                return self._entity_names.get(str(org.canonical_id), str(org.name)), str(
+                    org.canonical_id)
         return text.strip(), None
+
+    @cached_property
+    def _entity_names(self) -> dict[str, str]:
+        """Canonical names of the organisations the document's entities name, by id."""
+        return {str(r["canonical_id"]): str(r["canonical_name"])
+                for rows in self.entities.values() for r in rows
+                if r.get("canonical_id") and r.get("canonical_name")}
 
     def _make(self, text: str, holder_id: str | None = None, name: str | None = None) -> Holder:
         if name is None:
@@ -357,12 +376,17 @@ class HolderResolver:
             return self.author
         if text == acronym(self.author.name):
             return self.author
+        core = docs[sent][span.start : head.i + 1].text
+        name, holder_id = self._canonical(core)
+        if lemma in DOCUMENT_HEADS and holder_id is None:
+            # "the report recommends": its author, named just before ("the LGA report") or
+            # earlier ("The Commission has concluded ... The report recommends")
+            return self._owning_name(sent, span, docs) or self.antecedent(
+                sent, span.start_char, docs, False)
         if lemma in ANIMATE_HEADS or head.pos_ == "PROPN":
             owner = self._owning_name(sent, span, docs)
             if owner is not None:
                 return owner
-            core = docs[sent][span.start : head.i + 1].text
-            name, holder_id = self._canonical(core)
             if holder_id is not None:
                 return self._make(core, holder_id, name)
             return self._make(_QUANTIFIERS.sub("", _DETERMINERS.sub("", core)).strip() or text)

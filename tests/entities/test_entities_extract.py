@@ -190,6 +190,14 @@ def test_model_only_organisation_gets_its_own_entry(register: OrganisationRegist
     assert org is not None and org.type == "other"
 
 
+def test_acronym_defined_after_a_model_only_organisation_is_learned(
+        register: OrganisationRegister, make_sentences: Sentences) -> None:
+    result = _with_ents(["The Eastbrook Patients Association (EPA) wrote to us.",
+                         "The EPA said boards must include patients."], [(0, 1, 4, "ORG")],
+                        register, make_sentences)
+    assert result.doc_aliases["EPA"] == "model:eastbrook-patients-association"
+
+
 def test_model_org_known_to_the_register_is_canonical(register: OrganisationRegister,
                                                      make_sentences: Sentences) -> None:
     result = _with_ents(["Our partners at Rivermouth Borough Council agreed."],

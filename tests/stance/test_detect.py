@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from tests.stance.helpers import org_entities, taken
@@ -184,3 +185,16 @@ def test_document_voice_breaks_ties_by_first_named_and_ignores_model_only_names(
                                      (1, "Some Group", None, "model")])
     assert document_voice(model_only) is None
     assert document_voice(None) is None
+
+
+def test_a_legislature_is_never_the_voice_of_a_page() -> None:
+    from pipeline.stance.detect import document_voice
+    from pipeline.stance.holders import Holder
+
+    table = org_entities("d1", [(0, "Parliament", "parliament", "rule"),
+                                (1, "Parliament", "parliament", "rule"),
+                                (2, "Care Federation", "fed", "rule")])
+    types = ["legislature", "legislature", "other"]
+    table = table.set_column(table.schema.get_field_index("org_type"), "org_type",
+                             pa.array(types, pa.string()))
+    assert document_voice(table) == Holder("Care Federation", "fed", True)

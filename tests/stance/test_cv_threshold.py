@@ -39,3 +39,16 @@ def test_each_fold_is_scored_by_a_head_fitted_on_the_other_folds() -> None:
     assert np.array_equal(probability[:6], other)
     assert cv.choose_min_probability(rows, labels, folds, 8) == cv.best_min_probability(
         probability, labels, 8)
+
+
+def test_each_fold_takes_the_sentence_threshold_best_on_the_other_folds() -> None:
+    cv = load_script("stance_cv")
+    # at 0.1 every fold keeps a right and a wrong position, at 0.2 only the right one,
+    # except fold 0, whose right position sits under 0.2
+    low = [(k, ok) for k in range(cv.FOLDS) for ok in (True, False)]
+    high = [(k, True) for k in range(1, cv.FOLDS)]
+    gold = list(range(cv.FOLDS))  # one gold position per fold
+    # fold 0's choice sees folds 1-4: 0.1 gives 2*4/(8+4), 0.2 gives 2*4/(4+4)
+    # fold k > 0 sees fold 0 too: 0.1 gives 2*4/(8+4), 0.2 gives 2*3/(3+4)
+    assert cv.best_per_fold({0.1: low, 0.2: high}, gold) == [0.2] * cv.FOLDS
+    assert cv.best_per_fold({0.1: low, 0.2: []}, gold) == [0.1] * cv.FOLDS

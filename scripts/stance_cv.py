@@ -51,6 +51,9 @@ class Example:
     stance_y: list[str]
     holder: np.ndarray
     holder_y: list[str]
+    # trains the holder head: a shared document, or a hand-written sentence that says who
+    # holds its view (the older ones, all the writer's own, would teach it nobody is cited)
+    trains_holder: bool = True
 
 
 @dataclass
@@ -106,7 +109,9 @@ def _example(name: str, ctx: Context, prepared: PreparedDocument, gold: list[Gol
 
 
 def hand_written(ctx: Context, path: Path) -> dict[str, Example]:
-    """One example per hand-written sentence, read as a one-sentence document by its author."""
+    """One example per hand-written sentence, read as a one-sentence document by its author;
+    its view is the author's, or a third party's where its ``holder`` column says ``cited``
+    ("X warned that ...")."""
     from pipeline.nlp import parse
     from pipeline.schema import empty_table, to_table
 
@@ -126,9 +131,13 @@ def hand_written(ctx: Context, path: Path) -> dict[str, Example]:
             sentences, [doc], empty_table("entities"), None,
         )
         gold = []
+        cited = row.get("holder") == "cited"
         if row["target"] != "none" and row["stance"] != "neutral":
-            gold = [GoldRow(doc_id, "The Writer", True, row["target"], row["stance"], row["text"])]
-        out[f"hand/{n}"] = _example(f"hand/{n}", ctx, prepared, gold)
+            gold = [GoldRow(doc_id, "A Cited Body" if cited else "The Writer", not cited,
+                            row["target"], row["stance"], row["text"])]
+        example = _example(f"hand/{n}", ctx, prepared, gold)
+        example.trains_holder = bool(row.get("holder"))
+        out[f"hand/{n}"] = example
     return out
 
 
@@ -220,10 +229,9 @@ def fit(examples: list[Example], c: float, inner_folds: int = INNER_FOLDS,
         scores.append(head.predict_proba(hx)[:, head.classes_.index("yes")])
         labels += hy
     calibration = (np.concatenate(scores), np.array([y == "yes" for y in labels]))
-    # hand-written sentences are all the writer's own views: they would teach the holder head
-    # that nobody is ever cited
+    holder = [e for e in examples if e.trains_holder]
     return StanceDecider(c=c).fit(
-        _stack(examples, "relevance"), _stack(examples, "stance"), _stack(shared, "holder"),
+        _stack(examples, "relevance"), _stack(examples, "stance"), _stack(holder, "holder"),
         calibration, position,
     )
 

@@ -34,6 +34,7 @@ from pipeline.stance.targets import STANCE_LABELS
 
 log = logging.getLogger("train_stance")
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+HOLDERS = (None, "", "author", "cited")  # who holds a sentence's view (none given: the writer)
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -41,7 +42,8 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     for i, row in enumerate(rows, start=2):
-        if row.get("stance") not in STANCE_LABELS or not row.get("text") or not row.get("target"):
+        if (row.get("stance") not in STANCE_LABELS or not row.get("text") or not row.get("target")
+                or row.get("holder") not in HOLDERS):
             raise ValueError(f"{path}:{i}: bad row {row}")
     return rows
 

@@ -85,3 +85,18 @@ def test_shipped_decider_records_its_provenance_and_cv_figures() -> None:
     assert a > 0  # higher scores, higher calibrated confidence
     assert model.decider.position_ is not None
     assert cv["min_position_confidence"] == settings.stance.min_position_confidence
+
+
+def test_training_rows_say_who_holds_the_view_or_nothing(tmp_path: Path) -> None:
+    from tests.script_loader import load_script
+
+    train = load_script("train_stance")
+    path = tmp_path / "sentences.csv"
+    path.write_text("text,target,stance,holder\n"
+                    "We back it.,option_1,support,\n"
+                    "The college backed it.,option_1,support,cited\n", encoding="utf-8")
+    assert [r["holder"] for r in train.read_rows(path)] == ["", "cited"]
+    path.write_text("text,target,stance,holder\nThey backed it.,option_1,support,them\n",
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="sentences.csv:2: bad row"):
+        train.read_rows(path)

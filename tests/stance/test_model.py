@@ -98,5 +98,5 @@ def test_training_rows_say_who_holds_the_view_or_nothing(tmp_path: Path) -> None
     assert [r["holder"] for r in train.read_rows(path)] == ["", "cited"]
     path.write_text("text,target,stance,holder\nThey backed it.,option_1,support,them\n",
                     encoding="utf-8")
-    with pytest.raises(ValueError, match="sentences.csv:2: bad row"):
+    with pytest.raises(ValueError, match=r"sentences\.csv:2: bad row"):
         train.read_rows(path)

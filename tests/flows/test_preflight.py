@@ -146,7 +146,7 @@ def _settings_with(tmp_path: Path, key: str, text: str) -> Settings:
      "Trust, type: charity}\n",
      "invalid entity pattern file {path} (entities.patterns): organisations entry 1 "
      "(brightwater-trust): unknown type 'charity'; the types are ccg, council, government, ics,"
-     " membership_body, nhs_national, other, professional_body, trust"),
+     " legislature, membership_body, nhs_national, other, professional_body, trust"),
 ])
 def test_a_bad_data_file_is_one_line_naming_it_and_its_setting(
         tmp_path: Path, key: str, text: str, message: str) -> None:

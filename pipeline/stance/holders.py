@@ -240,9 +240,7 @@ class HolderResolver:
             gap = text[end : span.start_char] if end <= span.start_char else None
             if gap is not None and re.fullmatch(r"[\s\w'’]{0,20}", gap) and len(gap.split()) <= 2:
                 if row is not None:
-                    return self._make(
-                        row["text"], row.get("canonical_id"), row.get("canonical_name")
-                    )
+                    return self._from_row(row)
                 return self._make(text[start:end])
         return None
 
@@ -275,6 +273,10 @@ class HolderResolver:
             organisation = self.affiliation(sent, person) if person is not None else None
             if organisation is not None:
                 return organisation
+        return self._from_row(row)
+
+    def _from_row(self, row: Mapping[str, Any]) -> Holder:
+        """The holder an entities-stage row names, under the name that stage gave it."""
         return self._make(row["text"], row.get("canonical_id"), row.get("canonical_name"))
 
     def _ent_holder(self, sent: int, ent: Span) -> Holder:
@@ -309,8 +311,7 @@ class HolderResolver:
         rows = [r for r in self._entities_over(sent, span.start_char, span.end_char)
                 if r["label"] == "ORG" and self._names_one(r["text"])]
         if rows:
-            row = min(rows, key=lambda r: r["start"])
-            return self._make(row["text"], row.get("canonical_id"), row.get("canonical_name"))
+            return self._from_row(min(rows, key=lambda r: r["start"]))
         ents = [e for e in span.ents if e.label_ == "ORG" and self._parser_name(sent, e)]
         return self._make(_bare(ents[0].text)) if ents else None
 
@@ -376,6 +377,9 @@ class HolderResolver:
             return self.author
         if text == acronym(self.author.name):
             return self.author
+        animate = lemma in ANIMATE_HEADS or head.pos_ == "PROPN"
+        if not animate and lemma not in DOCUMENT_HEADS:
+            return None
         core = docs[sent][span.start : head.i + 1].text
         name, holder_id = self._canonical(core)
         if lemma in DOCUMENT_HEADS and holder_id is None:
@@ -383,11 +387,11 @@ class HolderResolver:
             # earlier ("The Commission has concluded ... The report recommends")
             return self._owning_name(sent, span, docs) or self.antecedent(
                 sent, span.start_char, docs, False)
-        if lemma in ANIMATE_HEADS or head.pos_ == "PROPN":
-            owner = self._owning_name(sent, span, docs)
-            if owner is not None:
-                return owner
-            if holder_id is not None:
-                return self._make(core, holder_id, name)
-            return self._make(_QUANTIFIERS.sub("", _DETERMINERS.sub("", core)).strip() or text)
-        return None
+        if not animate:
+            return None
+        owner = self._owning_name(sent, span, docs)
+        if owner is not None:
+            return owner
+        if holder_id is not None:
+            return self._make(core, holder_id, name)
+        return self._make(_QUANTIFIERS.sub("", _DETERMINERS.sub("", core)).strip() or text)

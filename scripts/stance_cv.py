@@ -426,30 +426,30 @@ def choose_min_probability(rows: Sequence[dict[str, Any]], labels: Sequence[str]
     return best_min_probability(out_of_fold_probability(rows, labels, folds), labels, n_gold)
 
 
-def min_confidence_per_fold(stances: pa.Table, corpus: Corpus, gold_csv: Path,
-                            scorer_path: Path, review: float) -> tuple[pa.Table, list[float]]:
-    """Positions of each fold at the sentence threshold of :data:`THRESHOLDS` that gives the
-    other four folds the best F1 (ties to the higher threshold), and each fold's threshold:
-    what choosing ``stance.min_confidence`` on the CV would give on unseen documents."""
-    keys = sorted(corpus.documents)
-    names = {doc.document["doc_id"]: key for key, doc in corpus.documents.items()}
-    in_gold = gold_folds(gold_csv, scorer_path)
-    tables, right = {}, {}
-    for threshold in THRESHOLDS:
-        table = renamed(at_threshold(stances, corpus, keys, threshold, review), corpus)
+def min_confidence_per_fold(tables: dict[float, pa.Table], corpus: Corpus, gold_csv: Path,
+                            scorer_path: Path) -> tuple[pa.Table, list[float]]:
+    """Positions of each fold at the sentence threshold (a key of ``tables``, the positions
+    at each threshold) that gives the other four folds the best F1 (ties to the higher
+    threshold), and each fold's threshold: what choosing ``stance.min_confidence`` on the CV
+    would give on unseen documents."""
+    fold = _fold_by_doc_id(corpus)
+    right = {}
+    for threshold, table in tables.items():
         rows, labels = position_examples(table, gold_csv, scorer_path)
-        tables[threshold] = table
-        right[threshold] = [(fold_of(names[r["doc_id"]], FOLDS), y == "right")
+        right[threshold] = [(fold[r["doc_id"]], y == "right")
                             for r, y in zip(rows, labels, strict=True)]
-
-    chosen = best_per_fold(right, in_gold)
+    chosen = best_per_fold(right, gold_folds(gold_csv, scorer_path))
     out = []
     for k, best in enumerate(chosen):
         table = tables[best]
-        fold = pa.array([fold_of(names[d], FOLDS) == k for d in table.column("doc_id").to_pylist()],
-                        pa.bool_())
-        out.append(table.filter(fold))
+        held = pa.array([fold[d] == k for d in table.column("doc_id").to_pylist()], pa.bool_())
+        out.append(table.filter(held))
     return pa.concat_tables(out), chosen
+
+
+def _fold_by_doc_id(corpus: Corpus) -> dict[str, int]:
+    """The fold of each shared document, by its doc_id."""
+    return {doc.document["doc_id"]: fold_of(key, FOLDS) for key, doc in corpus.documents.items()}
 
 
 def best_per_fold(right: dict[float, list[tuple[int, bool]]], in_gold: Sequence[int]
@@ -483,7 +483,8 @@ def cross_fit_positions(stances: pa.Table, corpus: Corpus, rows: list[dict[str, 
     from pipeline.stance import aggregate_positions
 
     names = {doc.document["doc_id"]: key for key, doc in corpus.documents.items()}
-    folds = [fold_of(names[r["doc_id"]], FOLDS) for r in rows]
+    fold = _fold_by_doc_id(corpus)
+    folds = [fold[r["doc_id"]] for r in rows]
     by_doc = _rows_by_doc(stances, settings.stance.min_confidence)
     out, chosen = [], []
     for k in range(FOLDS):
@@ -494,7 +495,7 @@ def cross_fit_positions(stances: pa.Table, corpus: Corpus, rows: list[dict[str, 
             train, train_y, [f for f in folds if f != k], sum(f != k for f in gold))
         chosen.append(threshold)
         for doc_id, doc_rows in sorted(by_doc.items()):
-            if fold_of(names[doc_id], FOLDS) != k:
+            if fold[doc_id] != k:
                 continue
             table = pa.Table.from_pylist(doc_rows, schema=stances.schema)
             out.append(aggregate_positions(
@@ -505,6 +506,7 @@ def cross_fit_positions(stances: pa.Table, corpus: Corpus, rows: list[dict[str, 
 
 
 THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+BINS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 # other deals of the documents into folds: with 113 gold positions one partition's F1 moves
 # by a few hundredths with the deal alone
 PARTITIONS = ("s1", "s2", "s3")
@@ -524,7 +526,6 @@ def other_partitions(ctx: Context, corpus: Corpus, gold_csv: Path, scorer_path: 
         out[partition] = score(positions, gold_csv, scorer_path)[1]
         log.info("partition %s: F1 %.2f", partition, out[partition].get("all_f1", 0.0))
     return out
-BINS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 
 
 def _scorer(path: Path) -> Any:
@@ -567,18 +568,18 @@ def cv_figures(ctx: Context, corpus: Corpus, shared: Path, c: float
     stance = ctx.settings.stance
     with tempfile.TemporaryDirectory(prefix="stancemap-cv-") as tmp:
         gold = combined_gold(shared, Path(tmp))
-        by_threshold = {}
-        for threshold in THRESHOLDS:
-            positions = renamed(
+        by_threshold, tables = {}, {}
+        for threshold in {*THRESHOLDS, stance.min_confidence}:
+            tables[threshold] = renamed(
                 at_threshold(stances, corpus, keys, threshold, stance.review_threshold), corpus)
-            text, figures = score(positions, gold, scorer_path)
+        for threshold in THRESHOLDS:
+            text, figures = score(tables[threshold], gold, scorer_path)
             by_threshold[f"{threshold:.2f}"] = figures
             log.info("min_confidence %.2f: %s", threshold, text.strip().splitlines()[-1])
         per_fold, confidence_by_fold = min_confidence_per_fold(
-            stances, corpus, gold, scorer_path, stance.review_threshold)
+            {t: tables[t] for t in THRESHOLDS}, corpus, gold, scorer_path)
         _, with_confidence_chosen = score(per_fold, gold, scorer_path)
-        raw = renamed(at_threshold(stances, corpus, keys, stance.min_confidence,
-                                   stance.review_threshold), corpus)
+        raw = tables[stance.min_confidence]
         _, sentence_only = score(raw, gold, scorer_path)
         partitions = other_partitions(ctx, corpus, gold, scorer_path, c)
         rows, labels = position_examples(raw, gold, scorer_path)

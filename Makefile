@@ -48,7 +48,8 @@ bench: install
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 # Stance figures: document-grouped CV on $(SHARED)/dev + dev2 and the seeds, written into README
-# (about 10 minutes; skips when $(SHARED) is absent; not part of `make test`).
+# (about 12 minutes from an empty cache, 2 with the prepared texts cached; skips when
+# $(SHARED) is absent; not part of `make test`).
 eval: install
 	$(BIN)/python scripts/eval_stance.py --shared $(SHARED)
 

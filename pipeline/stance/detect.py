@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.schema import empty_table, to_table
-from pipeline.stance.holders import FIRST_PERSON, Holder, HolderResolver, Register
+from pipeline.stance.holders import FIRST_PERSON, Holder, HolderResolver, Register, is_clause
 from pipeline.stance.learned import (
     SIDES,
     DocumentFeatures,
@@ -264,7 +264,8 @@ class _Detector:
 
     def _outside_names(self, idx: int, text: str, mentions: dict[str, int]) -> dict[str, int]:
         """Drop target mentions inside an organisation's name ("Local Government Association")."""
-        names = [(e.start_char, e.end_char) for e in self.docs[idx].ents if e.label_ == "ORG"]
+        names = [(e.start_char, e.end_char) for e in self.docs[idx].ents
+                 if e.label_ == "ORG" and not is_clause(e)]
         names += [
             (r["start"], r["end"])
             for r in self.resolver.entities.get(idx, ())

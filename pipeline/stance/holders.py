@@ -127,6 +127,15 @@ def normalise(name: str) -> str:
     return re.sub(r"^(the|a|an) ", "", text.strip())
 
 
+FINITE_VERBS = frozenset({"VBZ", "VBD", "VBP", "MD"})  # Penn tags no name holds
+
+
+def is_clause(span: Span) -> bool:
+    """Whether a span the parser's model took for a name holds a finite verb: a clause
+    ("The council prefers Option 1"), which names nobody."""
+    return any(t.tag_ in FINITE_VERBS for t in span)
+
+
 def _bare(name: str) -> str:
     """A name the parser's model found without the article and possessive it may take in
     ("the X's director" -> "X")."""
@@ -174,7 +183,7 @@ class HolderResolver:
         not a kind of document ("the Act"), and not what the entities stage found to be
         something else (a plan, an Act)."""
         words = [t for t in ent if t.pos_ != "DET"]
-        if len(words) == 1 and words[0].lemma_.lower() in DOCUMENT_HEADS:
+        if is_clause(ent) or (len(words) == 1 and words[0].lemma_.lower() in DOCUMENT_HEADS):
             return False
         return self._names_one(ent.text) and not self._names_a_thing(
             sent, ent.start_char, ent.end_char)

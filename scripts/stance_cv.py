@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stance_cv")
 SPLITS = ("dev", "dev2")
+HOLDERS = (None, "", "author", "cited")  # who holds a sentence's view (none given: the writer)
 REVIEWED = "reviewed/"  # key prefix of the documents of an analyst's review
 FOLDS = 5
 INNER_FOLDS = 3
@@ -108,6 +109,23 @@ def _example(name: str, ctx: Context, prepared: PreparedDocument, gold: list[Gol
     )
 
 
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """Rows of the hand-written training CSV (text, target, stance, holder), validated: each
+    sentence once, since each row becomes a one-sentence document whose other targets are
+    negatives."""
+    from pipeline.stance.targets import STANCE_LABELS
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    seen = set()
+    for i, row in enumerate(rows, start=2):
+        if (row.get("stance") not in STANCE_LABELS or not row.get("text") or not row.get("target")
+                or row.get("holder") not in HOLDERS or row["text"] in seen):
+            raise ValueError(f"{path}:{i}: bad or repeated row {row}")
+        seen.add(row["text"])
+    return rows
+
+
 def hand_written(ctx: Context, path: Path) -> dict[str, Example]:
     """One example per hand-written sentence, read as a one-sentence document by its author;
     its view is the author's, or a third party's where its ``holder`` column says ``cited``
@@ -115,8 +133,7 @@ def hand_written(ctx: Context, path: Path) -> dict[str, Example]:
     from pipeline.nlp import parse
     from pipeline.schema import empty_table, to_table
 
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_rows(path)
     docs = parse([r["text"] for r in rows], ctx.settings.nlp.spacy_model, 64)
     ctx.model.embed([r["text"] for r in rows])  # one batch warms the embedding cache
     out = {}

@@ -20,32 +20,23 @@ sidecar (classes, provenance, cross-validated figures).
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import stance_cv
+
 from pipeline.config import PROJECT_ROOT
 from pipeline.stance.model import SoftmaxClassifier, StanceModel, save_stance_model
-from pipeline.stance.targets import STANCE_LABELS
 
 log = logging.getLogger("train_stance")
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-HOLDERS = (None, "", "author", "cited")  # who holds a sentence's view (none given: the writer)
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """Rows of the training CSV (text, target, stance), validated."""
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    for i, row in enumerate(rows, start=2):
-        if (row.get("stance") not in STANCE_LABELS or not row.get("text") or not row.get("target")
-                or row.get("holder") not in HOLDERS):
-            raise ValueError(f"{path}:{i}: bad row {row}")
-    return rows
 
 
 def cross_val_accuracy(x: np.ndarray, labels: list[str], folds: int = 5) -> float:
@@ -64,7 +55,7 @@ def cross_val_accuracy(x: np.ndarray, labels: list[str], folds: int = 5) -> floa
 
 def train(data: Path, out: Path) -> StanceModel:
     """Embed the sentences, fit both heads and save them to ``out``."""
-    rows = read_rows(data)
+    rows = stance_cv.read_rows(data)
     probe = StanceModel(SoftmaxClassifier(), SoftmaxClassifier(), EMBEDDING_MODEL)
     x = probe.embed([r["text"] for r in rows])
     stances = [r["stance"] for r in rows]
@@ -98,11 +89,6 @@ def train_decider(shared: Path, cache: Path, hand: Path, out: Path,
                   reviewed: Sequence[tuple[Path, Path]] = ()) -> None:
     """Cross-validate, then fit the learned decision on all of dev + dev2 (and the documents
     of the analysts' reviews ``reviewed``: outputs folder, corpus folder) and save it."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import stance_cv
-
     from pipeline.config import load_settings
 
     settings = load_settings(None)

